@@ -1,0 +1,55 @@
+# The two commands a newcomer needs:  `make book`  and  `make test`.
+# Each creates the virtual environment on first use and installs everything pinned.
+SHELL := /bin/bash
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8000
+# Tests and builds render demos as recorded runs; a live kernel (Binder) shows widgets.
+export GENMECH_MODE ?= record
+export PYTHONHASHSEED := 0
+
+.PHONY: book serve test test-unit test-notebooks test-site bench clean env
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt code/pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e ./code
+	@touch $(STAMP)
+
+## Execute every chapter and build the site into _build/html (warnings are errors).
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --all -W --keep-going
+	@echo; echo "The book is built: open $(CURDIR)/_build/html/index.html  (or: make serve)"
+
+## Preview the built book on http://localhost:$(PORT)
+serve: $(if $(wildcard _build/html/index.html),,book)
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+## Everything: unit and demo tests, every notebook under nbval, the site build, browser tests.
+test: $(STAMP)
+	$(MAKE) test-unit
+	$(MAKE) test-notebooks
+	$(MAKE) book
+	$(MAKE) test-site
+
+test-unit: $(STAMP)
+	$(PY) -m pytest code/tests -q -n 2
+
+# One thread per worker: two notebooks run side by side on two cores.
+test-notebooks: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m pytest book --nbval-lax --nbval-current-env -n 2 --dist loadfile \
+		-p no:cacheprovider -q
+
+test-site: $(STAMP)
+	$(PY) -m pytest tests -q
+
+## Time every section and print each chapter's own figures.
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf _build

@@ -1,0 +1,202 @@
+"""The live-or-recorded demo framework, driven without a frontend."""
+import asyncio
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from genmech.live import Choice, Demo, LiveView, MetricHistory, Recording, Series, Slider, mode
+
+
+class LineFit(Demo):
+    """Fit y = 3x - 1 by gradient descent: the smallest demo that really learns."""
+
+    title = "Line fit"
+    params = (Slider("lr", 1e-3, 10.0, 0.1, log=True), Choice("noise", (0.0, 0.1), 0.1))
+
+    def build(self):
+        self.x = torch.linspace(-1, 1, 64)
+        self.y = 3 * self.x - 1 + self.hp["noise"] * torch.randn(64)
+        self.w = torch.zeros(2, requires_grad=True)
+        self.opt = torch.optim.SGD([self.w], lr=self.hp["lr"])
+
+    def apply(self, changed):
+        for group in self.opt.param_groups:
+            group["lr"] = self.hp["lr"]
+
+    def train_step(self):
+        loss = ((self.w[0] * self.x + self.w[1] - self.y) ** 2).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    def figure(self):
+        fig = go.Figure()
+        fig.add_scatter(x=self.x.numpy(), y=self.y.numpy(), mode="markers")
+        fig.add_scatter(mode="lines", **self.frame()[1])
+        return fig
+
+    def frame(self):
+        w = self.w.detach().numpy()
+        xs = np.array([-1.0, 1.0])
+        return [None, dict(x=xs, y=w[0] * xs + w[1])]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_headless_training_learns():
+    demo = LineFit()
+    first = demo.step(1)["loss"]
+    last = demo.step(300)["loss"]
+    assert demo.steps == 301
+    assert first > 1.0 and last < 0.02   # noise variance is 0.01
+
+
+def test_same_seed_same_run_and_reset_restarts():
+    a, b = LineFit(seed=3), LineFit(seed=3)
+    assert a.step(50) == b.step(50)
+    a.reset()
+    assert a.steps == 0 and a.metrics.last == {}
+    assert a.step(50) == b.metrics.last
+
+
+def test_bad_arguments_raise_readable_errors():
+    with pytest.raises(ValueError, match="lr must be between"):
+        LineFit(lr=100.0)
+    with pytest.raises(ValueError, match="has no hyperparameter 'momentum'"):
+        LineFit(momentum=0.9)
+    with pytest.raises(ValueError, match="noise must be one of"):
+        LineFit().set(noise=0.5)
+    with pytest.raises(TypeError, match="lr must be a number"):
+        LineFit(lr="fast")
+    with pytest.raises(ValueError, match="non-negative int"):
+        LineFit().step(-1)
+
+
+def test_divergence_is_reported_not_raised():
+    demo = LineFit(lr=10.0)
+    demo.step(500)
+    assert demo.diverged
+    assert demo.steps < 500
+    assert "Diverged" in demo.status and "smaller learning rate" in demo.status
+    demo.set(lr=0.1)          # a change after divergence restarts cleanly
+    assert not demo.diverged and demo.steps == 0
+    assert demo.step(300)["loss"] < 0.02
+
+
+def test_set_applies_without_restart_unless_needed():
+    demo = LineFit()
+    demo.step(10)
+    demo.set(lr=0.2)          # lr: applied in place
+    assert demo.steps == 10 and demo.opt.param_groups[0]["lr"] == 0.2
+    demo.set(noise=0.0)       # data: Choice restarts
+    assert demo.steps == 0
+
+
+def test_history_is_capped_but_spans_the_run():
+    series = Series(cap=100)
+    for step in range(1, 100_001):
+        series.append(step, float(step))
+    assert len(series.steps) <= 100
+    assert series.steps[0] <= 1024 and series.steps[-1] > 99_000
+    h = MetricHistory(cap=50)
+    for step in range(1, 5001):
+        h.append(step, {"loss": 1.0 / step})
+    assert len(h["loss"]) <= 50 and h.last["loss"] == pytest.approx(1 / 5000)
+
+
+def test_record_makes_a_playable_animation():
+    rec = LineFit().record(steps=120, frames=12)
+    assert isinstance(rec, Recording)
+    assert len(rec.figure.frames) == 13       # step 0 and 12 snapshots
+    assert [f.name for f in rec.figure.frames][:2] == ["0", "10"]
+    assert rec.figure.layout.updatemenus[0].buttons[0].label.endswith("Play")
+    assert rec.figure.layout.sliders[0].active == 12
+    first, last = rec.figure.frames[0].data[0].y, rec.figure.frames[-1].data[0].y
+    assert not np.allclose(first, last)        # the line moved
+    assert rec.final["loss"] < 0.05 and "loss = " in rec.caption
+
+
+def test_mode_reads_environment(monkeypatch):
+    monkeypatch.setenv("GENMECH_MODE", "record")
+    assert mode() == "record"
+    monkeypatch.setenv("GENMECH_MODE", "sideways")
+    with pytest.raises(ValueError):
+        mode()
+
+
+def test_live_view_trains_in_background_and_pauses():
+    async def scenario():
+        view = LiveView(LineFit(), key="bg")
+        view.buttons["Play"].click()
+        await asyncio.sleep(0.5)
+        assert view.playing and view.demo.steps > 20
+        assert view.frames_drawn >= 3           # the figure refreshed while training
+        y_before = view.fig.data[1].y
+        view.buttons["Pause"].click()
+        await asyncio.sleep(0.01)
+        steps = view.demo.steps
+        await asyncio.sleep(0.2)
+        assert view.demo.steps == steps and view.task.done()
+        assert "paused" in view.status.value
+        assert y_before is not None and view.demo.metrics.last["loss"] < 1.0
+    run(scenario())
+
+
+def test_other_work_runs_while_training():
+    async def scenario():
+        view = LiveView(LineFit(), key="responsive")
+        view.play()
+        ticks = 0
+        for _ in range(20):                     # another "cell" doing its own work
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and view.demo.steps > 0
+        view.pause()
+    run(scenario())
+
+
+def test_rerunning_a_cell_stops_the_old_demo():
+    async def scenario():
+        old = LiveView(LineFit(), key="same-cell")
+        old.play()
+        await asyncio.sleep(0.05)
+        new = LiveView(LineFit(), key="same-cell")
+        await asyncio.sleep(0.01)
+        assert not old.playing and old.task.done()
+        steps = old.demo.steps
+        await asyncio.sleep(0.1)
+        assert old.demo.steps == steps and new.demo.steps == 0
+    run(scenario())
+
+
+def test_live_divergence_pauses_with_message_and_reset_recovers():
+    async def scenario():
+        view = LiveView(LineFit(lr=10.0), key="diverge")
+        view.speed.value = 50
+        view.play()
+        await asyncio.sleep(0.5)
+        assert not view.playing and view.demo.diverged
+        assert "Diverged" in view.status.value
+        view.play()                              # refuses to train a diverged model
+        assert view.task.done()
+        view.controls["lr"].value = 0.1          # the slider applies; a diverged run restarts
+        assert view.demo.hp["lr"] == pytest.approx(0.1) and not view.demo.diverged
+        view.buttons["Step"].click()
+        assert view.demo.steps == 50
+    run(scenario())
+
+
+def test_widget_controls_change_hyperparameters():
+    view = LineFit().__class__()
+    v = LiveView(view, key="controls")
+    v.controls["noise"].value = 0.0
+    assert v.demo.hp["noise"] == 0.0
+    v.buttons["Step"].click()
+    assert v.demo.steps == 1
+    v.buttons["Reset"].click()
+    assert v.demo.steps == 0

@@ -1,0 +1,61 @@
+"""Open pages of the built book in headless Debian Chromium (driven by Playwright).
+
+Shared by the site tests and ``tools/screenshot.py``. Never downloads a browser.
+"""
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from dataclasses import dataclass, field
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+HARMLESS = ("THEBE_JS_URL",)   # every Jupyter Book 1 page logs this one
+
+
+@dataclass
+class PageReport:
+    page: object
+    expected: int                      # plotly figures in the HTML
+    drawn: int                         # figures plotly.js actually drew
+    errors: list = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def launch():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def page_url(name: str) -> str:
+    path = SITE / (name.strip("/") + ".html")
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is not built; run `make book` first")
+    return path.as_uri()
+
+
+def open_page(browser, name: str, width: int = 1280) -> PageReport:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(page_url(name), wait_until="load")
+    expected = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    if expected:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.plotly-graph-div .main-svg').length >= n",
+            arg=expected, timeout=20000)
+    drawn = page.evaluate(
+        "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+        ".filter(d => d.querySelector('.main-svg')).length")
+    errors = [e for e in errors if not any(h in e for h in HARMLESS)]
+    return PageReport(page, expected, drawn, errors)
