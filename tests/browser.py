@@ -37,7 +37,9 @@ def launch():
 
 
 def page_url(name: str) -> str:
-    path = SITE / (name.strip("/") + ".html")
+    import browser  # read the module attribute, so tools can point it at another site
+
+    path = browser.SITE / (name.strip("/") + ".html")
     if not path.exists():
         raise FileNotFoundError(f"{path} is not built; run `make book` first")
     return path.as_uri()
