@@ -8,11 +8,20 @@ The chapter *Gradient descent and optimization* reads this module. It holds
 * the update rules, written out by hand as in the text — :class:`GD`, :class:`Momentum`,
   :class:`RMSProp` and :class:`Adam` (Kingma & Ba, 2015) — checked against
   ``torch.optim`` in the tests;
-* :func:`descend`, which follows one rule on one surface, and :class:`OptimizerRace`, the
-  live-or-recorded demo that races them side by side.
+* :func:`descend`, which follows one rule on one surface, :func:`paths_figure` and
+  :func:`learning_rate_figure`, which draw where it went, and :func:`largest_stable_lr`,
+  which finds by experiment the learning rate beyond which it diverges;
+* stochastic gradients on a real loss, the mean squared error of a line
+  (:func:`line_data`, :func:`example_gradients`, :func:`minibatch_gradient`,
+  :func:`gradient_noise`, :func:`sgd`), after Robbins & Monro (1951);
+* :class:`OptimizerRace`, the live-or-recorded demo that races the four rules side by
+  side, and :func:`race_table`, the measured steps each needs on each surface;
+* :class:`SGDvsAdam`, the demo that trains two copies of one network, one with SGD and
+  one with Adam, on a 2D classification problem.
 """
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
@@ -22,6 +31,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from . import data, nn
 from .live import Choice, Demo, Slider
 from .plotting import COLORS, compact
 
@@ -76,6 +86,17 @@ def get_surface(name: str) -> Surface:
     if name not in SURFACES:
         raise ValueError(f"unknown surface {name!r}; choose one of {', '.join(SURFACES)}")
     return SURFACES[name]
+
+
+def quadratic(a: float, b: float, start=(-2.5, 1.5)) -> Surface:
+    """The quadratic bowl ``L(w) = (a w1^2 + b w2^2) / 2``, whose curvatures are ``a`` and ``b``.
+
+    Its gradient is ``(a w1, b w2)``: every question about gradient descent on it can be
+    answered on paper, which is why the text derives its results here first."""
+    if not (a > 0 and b > 0):
+        raise ValueError(f"the curvatures must be positive, got a={a}, b={b}")
+    return Surface(f"quadratic a={a:g}, b={b:g}", lambda x, y: 0.5 * (a * x**2 + b * y**2),
+                   (-3, 3), (-2, 2), tuple(start), ((0.0, 0.0),))
 
 
 # --------------------------------------------------------------------------- update rules
@@ -144,6 +165,145 @@ def descend(surface: Surface, rule: GD, start, steps: int) -> np.ndarray:
     return np.array(path)
 
 
+def diverged(path: np.ndarray, surface: Surface) -> bool:
+    """Whether a path ended higher than it began, or left the real numbers."""
+    end, start = path[-1], path[0]
+    if not np.isfinite(end).all():
+        return True
+    return float(surface(torch.as_tensor(end))) > float(surface(torch.as_tensor(start)))
+
+
+def largest_stable_lr(surface: Surface, start, low: float = 1e-4, high: float = 10.0,
+                      steps: int = 200, tol: float = 1e-4) -> float:
+    """The learning rate at which gradient descent from ``start`` stops converging, found by
+    bisection between ``low`` (must converge) and ``high`` (must diverge): an experiment that
+    checks the stability condition ``lr < 2 / curvature`` derived in the text."""
+    def bad(lr):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return diverged(descend(surface, GD(lr), start, steps), surface)
+    if bad(low) or not bad(high):
+        raise ValueError(f"need GD to converge at lr={low} and diverge at lr={high}")
+    while high - low > tol:
+        mid = 0.5 * (low + high)
+        low, high = (low, mid) if bad(mid) else (mid, high)
+    return 0.5 * (low + high)
+
+
+def path_trace(path: np.ndarray, name: str, color: str, **kw) -> go.Scatter:
+    """One optimizer's path as a line with a dot per step (points beyond float32 dropped)."""
+    path = np.asarray(path, dtype=np.float64)
+    path = path[np.isfinite(path).all(axis=1) & (np.abs(path) < 1e30).all(axis=1)]
+    return go.Scatter(x=compact(path[:, 0]), y=compact(path[:, 1]), mode="lines+markers",
+                      name=name, line=dict(color=color, width=2), marker=dict(size=4), **kw)
+
+
+def paths_figure(surface: Surface, paths: dict, title: str = "", height: int = 420,
+                 n: int = 80) -> go.Figure:
+    """The contours of ``surface`` with one path per entry of ``paths`` (name -> (steps, 2))."""
+    fig = go.Figure(contour_trace(surface, n=n))
+    for i, (name, path) in enumerate(paths.items()):
+        fig.add_trace(path_trace(path, name, COLORS[i % len(COLORS)]))
+    for m in surface.minima:
+        fig.add_scatter(x=[m[0]], y=[m[1]], mode="markers", showlegend=False, hoverinfo="skip",
+                        marker=dict(symbol="star", size=13, color="white",
+                                    line=dict(color="black", width=1)))
+    fig.update_xaxes(range=surface.xlim, title="w₁")
+    fig.update_yaxes(range=surface.ylim, title="w₂")
+    fig.update_layout(title=title, height=height, margin=dict(l=50, r=20, t=50 if title else 20, b=50),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom"))
+    return fig
+
+
+def learning_rate_figure(surface: Surface, lrs, start, steps: int = 30,
+                         height: int = 460) -> go.Figure:
+    """Gradient descent's path for each learning rate in ``lrs``, chosen with a slider."""
+    lrs = [float(lr) for lr in lrs]
+    if not lrs:
+        raise ValueError("give at least one learning rate")
+    with np.errstate(over="ignore", invalid="ignore"):
+        paths = [descend(surface, GD(lr), start, steps) for lr in lrs]
+    fig = paths_figure(surface, {f"GD, {steps} steps": paths[0]}, height=height)
+    def data(path):
+        t = path_trace(path, "", COLORS[0])
+        return dict(type="scatter", x=t.x, y=t.y)
+    fig.frames = [go.Frame(name=f"{lr:.3g}", traces=[1], data=[data(p)]) for lr, p in zip(lrs, paths)]
+    fig.update_layout(height=height + 60, margin=dict(b=110), sliders=[dict(
+        active=0, y=-0.18, x=0.05, len=0.9, currentvalue=dict(prefix="learning rate "),
+        steps=[dict(method="animate", label=f"{lr:.3g}",
+                    args=[[f"{lr:.3g}"], {"frame": {"duration": 0, "redraw": True},
+                                           "mode": "immediate", "transition": {"duration": 0}}])
+               for lr in lrs])])
+    return fig
+
+
+# --------------------------------------------------------------------------- stochastic gradients
+def line_data(n: int = 1000, slope: float = 1.5, intercept: float = -0.5, noise: float = 0.5,
+              seed: int = 0):
+    """``n`` points ``(x_i, y_i)`` scattered around the line ``y = slope x + intercept``."""
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, n)
+    return x, slope * x + intercept + rng.normal(0, noise, n)
+
+
+def line_surface(x: np.ndarray, y: np.ndarray, xlim=(-1, 4), ylim=(-3, 2)) -> Surface:
+    """The mean squared error of the line ``w1 x + w2`` on the data ``(x, y)``, as a Surface."""
+    xt, yt = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    A = np.stack([x, np.ones_like(x)], 1)
+    best = tuple(float(v) for v in np.linalg.lstsq(A, y, rcond=None)[0])
+    return Surface("line fit", lambda a, b: ((a[..., None] * xt + b[..., None] - yt) ** 2).mean(-1),
+                   xlim, ylim, (xlim[0] + 0.5, ylim[1] - 0.5), (best,))
+
+
+def example_gradients(w, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The gradient of each example's loss ``(w1 x_i + w2 - y_i)^2``: shape ``(n, 2)``.
+
+    ``d/dw (w1 x + w2 - y)^2 = 2 r (x, 1)`` with the residual ``r = w1 x + w2 - y``; the
+    full gradient of the mean squared error is the mean of these rows."""
+    r = w[0] * x + w[1] - y                       # (n,)
+    return 2 * np.stack([r * x, r], axis=1)       # (n, 2)
+
+
+def minibatch_gradient(w, x, y, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """The mean gradient over ``batch_size`` examples drawn uniformly (with replacement)."""
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    idx = rng.integers(0, len(x), batch_size)
+    return example_gradients(w, x[idx], y[idx]).mean(axis=0)
+
+
+def gradient_noise(w, x, y, batch_sizes, trials: int = 2000, seed: int = 0) -> dict:
+    """For each batch size ``B``: the mean error of the mini-batch gradient (its bias, which
+    should be ~0) and its mean squared error ``E||g_B - g||^2`` (which theory says is
+    ``tr(Sigma) / B``, with ``Sigma`` the covariance of one example's gradient)."""
+    rng = np.random.default_rng(seed)
+    full = example_gradients(w, x, y).mean(axis=0)
+    out = {}
+    for B in batch_sizes:
+        errors = np.array([minibatch_gradient(w, x, y, int(B), rng) - full for _ in range(trials)])
+        out[int(B)] = dict(bias=float(np.linalg.norm(errors.mean(axis=0))),
+                           mse=float((errors**2).sum(axis=1).mean()))
+    return out
+
+
+def sgd(x, y, start, lr: float, steps: int, batch_size: int, decay: float = 0.0,
+        seed: int = 0) -> np.ndarray:
+    """Mini-batch SGD on the line fit, ``lr_t = lr / (1 + decay t)``; the path ``(steps + 1, 2)``.
+
+    With ``decay > 0`` the steps satisfy Robbins & Monro's conditions (their sum diverges,
+    the sum of their squares does not), and the iterates converge to the minimum."""
+    if lr <= 0 or decay < 0:
+        raise ValueError(f"need lr > 0 and decay >= 0, got lr={lr}, decay={decay}")
+    rng = np.random.default_rng(seed)
+    w = np.asarray(start, dtype=np.float64)
+    path = [w]
+    for t in range(steps):
+        w = w - lr / (1 + decay * t) * minibatch_gradient(w, x, y, batch_size, rng)
+        path.append(w)
+    return np.array(path)
+
+
 def contour_trace(surface: Surface, n: int = 80, showscale: bool = False) -> go.Contour:
     """The surface as filled contours (log-spaced where the loss spans many scales)."""
     xs, ys, Z = surface.grid(n)
@@ -175,6 +335,7 @@ class OptimizerRace(Demo):
                restart=True),
     )
     log_curves = True
+    target = 1e-3   # a rule "arrives" at the first step its loss falls below this
 
     def build(self):
         hp = self.hp
@@ -185,19 +346,31 @@ class OptimizerRace(Demo):
         self.start_loss = self._loss(start)
         # the last PATH_POINTS points of each path: an hour of training stays bounded
         self.paths = {name: deque([start], maxlen=PATH_POINTS) for name in RULES}
+        self.arrived = {name: None for name in RULES}   # first step with loss < target
 
     def _loss(self, w) -> float:
         return float(self.surface(torch.as_tensor(w)))
 
     def train_step(self):
+        W = np.stack([self.paths[name][-1] for name in RULES])       # (4, 2): one row per rule
+        with np.errstate(over="ignore", invalid="ignore"):
+            G = self.surface.gradient(W)                             # (4, 2), one autograd call
+            W = np.stack([self.rules[name].update(w, g) for name, w, g in zip(RULES, W, G)])
+            losses = self.surface(torch.as_tensor(W)).tolist()       # (4,)
         metrics = {}
-        for name, rule in self.rules.items():
-            w = self.paths[name][-1]
-            with np.errstate(over="ignore", invalid="ignore"):
-                w = rule.update(w, self.surface.gradient(w))
+        for name, w, loss in zip(RULES, W, losses):
             self.paths[name].append(w)
-            metrics[name] = self._loss(w)
+            metrics[name] = loss
+            if self.arrived[name] is None and loss < self.target:
+                self.arrived[name] = self.steps + 1
         return metrics
+
+    def run_until_arrived(self, max_steps: int) -> dict:
+        """Train until every rule's loss is below ``target`` or ``max_steps`` have passed;
+        returns :attr:`arrived` (``None`` for a rule that did not arrive)."""
+        while self.steps < max_steps and not self.diverged and None in self.arrived.values():
+            self.step(1)
+        return dict(self.arrived)
 
     def figure(self):
         fig = make_subplots(rows=1, cols=2, column_widths=[0.58, 0.42],
@@ -237,3 +410,136 @@ class OptimizerRace(Demo):
             loss = [self.start_loss] + (s.values if s else [])
             curves.append(dict(x=compact(steps), y=compact(np.maximum(loss, 1e-12))))
         return [None] + paths + curves
+
+
+# Hyperparameters for the race on each surface, chosen by hand so that every rule is stable
+# from the surface's start (GD and momentum share one learning rate, RMSProp and Adam
+# another). The race's results with them: race_table() and bench/bench_gradient_descent.py.
+RACE_SETTINGS = {
+    "bowl": dict(lr=0.1, momentum=0.9, adaptive_lr=0.1),
+    "valley": dict(lr=0.15, momentum=0.9, adaptive_lr=0.1),
+    "rosenbrock": dict(lr=1e-3, momentum=0.9, adaptive_lr=0.02),
+    "himmelblau": dict(lr=0.01, momentum=0.9, adaptive_lr=0.1),
+}
+
+
+def race_table(max_steps: int = 2000, target: float = 1e-3, settings: dict | None = None) -> dict:
+    """For each surface, the first step at which each rule's loss falls below ``target``
+    (``None``: not within ``max_steps``), racing with :data:`RACE_SETTINGS`."""
+    settings = settings or RACE_SETTINGS
+    table = {}
+    for name, hp in settings.items():
+        race = OptimizerRace(surface=name, **hp)
+        race.target = target
+        table[name] = race.run_until_arrived(max_steps)
+    return table
+
+
+# --------------------------------------------------------------------------- SGD vs Adam on a network
+class SGDvsAdam(Demo):
+    """Two copies of one small network, with the same initial weights and the same
+    mini-batches, trained on a 2D two-class dataset: one by SGD, one by Adam.
+
+    Left and middle: each network's probability of class 1 over the plane (its decision
+    boundary is where the colour changes), with the training points. Right: each
+    network's loss on the whole training set. Metrics: ``SGD loss``, ``Adam loss`` (binary
+    cross-entropy on the training set) and ``SGD accuracy``, ``Adam accuracy`` (on held-out
+    test points)."""
+
+    title = "SGD and Adam train the same network"
+    params = (
+        Choice("dataset", data.CLASSIFICATION, "moons"),
+        Slider("sgd_lr", 1e-3, 3.0, 0.1, log=True, label="learning rate (SGD)"),
+        Slider("adam_lr", 1e-4, 0.3, 0.01, log=True, label="learning rate (Adam)"),
+        Slider("batch_size", 1, 256, 32, integer=True, label="batch size"),
+    )
+    curves = ("SGD loss", "Adam loss")
+    log_curves = True
+    hidden = (32, 32)    # widths of the two tanh hidden layers
+    n_points = 400       # dataset size, 30% of it held out for testing
+    grid = 50            # the heatmaps are grid x grid probabilities
+    lim = 2.0            # ... over the square [-lim, lim]^2
+
+    def build(self):
+        X, y = data.classification(self.hp["dataset"], n=self.n_points, seed=self.seed)
+        Xtr, ytr, Xte, yte = data.train_test_split(X, y, 0.3, seed=self.seed)
+        self.X, self.y = torch.as_tensor(Xtr), torch.as_tensor(ytr, dtype=torch.float32)  # (N, 2), (N,)
+        self.X_test, self.y_test = torch.as_tensor(Xte), torch.as_tensor(yte, dtype=torch.float32)
+        self.X_all = torch.cat([self.X, self.X_test])                           # (N + M, 2)
+        net = nn.mlp([2, *self.hidden, 1], activation="tanh")   # seeded by reset()
+        self.nets = {"SGD": net, "Adam": copy.deepcopy(net)}     # identical initial weights
+        self.opts = {"SGD": torch.optim.SGD(self.nets["SGD"].parameters(), lr=self.hp["sgd_lr"]),
+                     "Adam": torch.optim.Adam(self.nets["Adam"].parameters(), lr=self.hp["adam_lr"])}
+        self.batches = torch.Generator().manual_seed(self.seed)  # both see the same mini-batches
+        g = torch.linspace(-self.lim, self.lim, self.grid)
+        gx, gy = torch.meshgrid(g, g, indexing="xy")
+        self.grid_points = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)   # (grid^2, 2)
+
+    def apply(self, changed):
+        for name, key in (("SGD", "sgd_lr"), ("Adam", "adam_lr")):
+            for group in self.opts[name].param_groups:
+                group["lr"] = self.hp[key]
+
+    def train_step(self):
+        idx = torch.randint(len(self.X), (self.hp["batch_size"],), generator=self.batches)
+        metrics = {}
+        for name, net in self.nets.items():
+            logits = net(self.X[idx]).squeeze(1)                                  # (B,)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, self.y[idx])
+            self.opts[name].zero_grad()
+            loss.backward()
+            self.opts[name].step()
+            with torch.no_grad():   # one pass over training and test points together
+                out = net(self.X_all).squeeze(1)                                  # (N + M,)
+                train, test = out[:len(self.X)], out[len(self.X):]
+                metrics[f"{name} loss"] = torch.nn.functional.binary_cross_entropy_with_logits(
+                    train, self.y).item()
+                metrics[f"{name} accuracy"] = ((test > 0) == self.y_test.bool()).float().mean().item()
+        return metrics
+
+    def accuracy(self, name: str) -> float:
+        """The fraction of held-out test points that network ``name`` classifies correctly."""
+        with torch.no_grad():
+            predicted = self.nets[name](self.X_test).squeeze(1) > 0
+        return (predicted == self.y_test.bool()).float().mean().item()
+
+    def probabilities(self, name: str) -> np.ndarray:
+        """Network ``name``'s P(class 1) on the grid, in percent, as bytes (a light page)."""
+        with torch.no_grad():
+            p = torch.sigmoid(self.nets[name](self.grid_points)).reshape(self.grid, self.grid)
+        return (100 * p).round().numpy().astype(np.uint8)
+
+    def figure(self):
+        fig = make_subplots(rows=1, cols=3, column_widths=[0.33, 0.33, 0.34], horizontal_spacing=0.07,
+                            subplot_titles=("SGD", "Adam", "training loss (log scale)"))
+        g = compact(np.linspace(-self.lim, self.lim, self.grid))
+        data_ = self.frame()
+        X, y = self.X.numpy(), self.y.numpy()
+        for col, name in enumerate(("SGD", "Adam"), start=1):
+            fig.add_heatmap(x=g, y=g, zmin=0, zmax=100, showscale=False, row=1, col=col,
+                            colorscale=[[0, "#F6C08A"], [0.5, "#FFFFFF"], [1, "#8CBCE0"]],
+                            hovertemplate="P(class 1) = %{z}%<extra></extra>", **data_[2 * col - 2])
+            fig.add_scatter(x=compact(X[:, 0]), y=compact(X[:, 1]), mode="markers", showlegend=False,
+                            hoverinfo="skip", row=1, col=col,
+                            marker=dict(size=4, color=[COLORS[0] if c else COLORS[3] for c in y],
+                                        line=dict(width=0.5, color="white")))
+            fig.update_xaxes(range=[-self.lim, self.lim], row=1, col=col, showgrid=False)
+            fig.update_yaxes(range=[-self.lim, self.lim], row=1, col=col, showgrid=False,
+                             scaleanchor=f"x{col if col > 1 else ''}")
+        for i, name in enumerate(("SGD", "Adam")):
+            fig.add_scatter(mode="lines", name=name, line=dict(color=COLORS[i + 1], width=2),
+                            row=1, col=3, **data_[4 + i])
+        fig.update_yaxes(type="log", row=1, col=3)
+        fig.update_xaxes(title="step", row=1, col=3)
+        fig.update_layout(height=360, margin=dict(l=40, r=20, t=50, b=40),
+                          legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
+        return fig
+
+    def frame(self):
+        """Both heatmaps; the training points never change (None); both loss curves."""
+        curves = []
+        for name in ("SGD", "Adam"):
+            s = self.metrics.series.get(f"{name} loss")
+            curves.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
+        return [dict(z=self.probabilities("SGD")), None, dict(z=self.probabilities("Adam")), None,
+                *curves]
