@@ -1,0 +1,529 @@
+"""Autoencoders and variational autoencoders on scikit-learn's 8 x 8 digits.
+
+The chapter *Variational autoencoders* reads this module. It implements the VAE of
+Kingma & Welling (2014, "Auto-Encoding Variational Bayes") and Rezende, Mohamed &
+Wierstra (2014), with the β weight of Higgins et al. (2017, "β-VAE"):
+
+* :class:`Autoencoder`: a plain encoder-decoder through a bottleneck (section 1);
+* :func:`gaussian_kl`, :func:`reparameterize`, :func:`bernoulli_nll` and :func:`elbo_terms`:
+  the pieces of the evidence lower bound, written as in the text (sections 2 and 3);
+* :func:`gradient_variance`: the reparameterization and score-function (REINFORCE,
+  Williams 1992) gradient estimators side by side on a one-dimensional problem (section 3);
+* :class:`VAE`, :func:`train_vae` and :class:`VAEDemo`, the live-or-recorded training demo
+  with a β slider (section 4);
+* :func:`latent_map`, :func:`interpolate`, :func:`prior_samples` and :func:`explorer`,
+  which walk through the learned latent space (section 5).
+
+Pixels are intensities in [0, 1] (``genmech.digits.load``). The decoder outputs one logit
+per pixel and the reconstruction term is the Bernoulli cross-entropy, as in Kingma &
+Welling's MNIST experiments. For grey levels that is a cross-entropy, not the log-density
+of a normalised distribution over [0, 1]; :func:`entropy_floor` gives the value a perfect
+decoder would reach, so the numbers can be read honestly.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+import torch
+import torch.nn.functional as F
+from plotly.subplots import make_subplots
+from torch import nn
+
+from . import digits
+from .live import Demo, Slider, mode
+from .nn import mlp
+from .plotting import COLORS, compact
+
+CLASS_COLORS = plotly.colors.qualitative.T10   # ten distinguishable colours, one per digit
+
+
+# --------------------------------------------------------------------------- configuration
+@dataclass
+class Config:
+    """Sizes and training settings shared by the autoencoder and the VAE."""
+
+    latent: int = 2          # dimension of the code z (2: we can draw it)
+    hidden: int = 128        # units in each of the two hidden layers of encoder and decoder
+    beta: float = 1.0        # weight of the KL term (1: the true ELBO; Higgins et al. 2017)
+    lr: float = 3e-3         # Adam's learning rate
+    batch: int = 128         # images per step
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("latent", "hidden", "batch"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.beta, (int, float)) and self.beta >= 0 and math.isfinite(self.beta)):
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+
+
+def _check_images(x: torch.Tensor) -> torch.Tensor:
+    x = torch.as_tensor(x, dtype=torch.float32)
+    if x.ndim != 2 or x.shape[1] != digits.PIXELS:
+        raise ValueError(f"images must have shape (n, {digits.PIXELS}), got {tuple(x.shape)}")
+    return x
+
+
+# --------------------------------------------------------------------------- the plain autoencoder
+class Autoencoder(nn.Module):
+    """x (64 pixels) -> encoder -> z (``latent`` numbers) -> decoder -> 64 pixel logits."""
+
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = mlp([digits.PIXELS, cfg.hidden, cfg.hidden, cfg.latent])
+        self.decoder = mlp([cfg.latent, cfg.hidden, cfg.hidden, digits.PIXELS])
+
+    def encode(self, x):                 # (B, 64) -> (B, latent)
+        return self.encoder(x)
+
+    def decode(self, z):                 # (B, latent) -> (B, 64) pixel logits
+        return self.decoder(z)
+
+    def reconstruct(self, x):            # (B, 64) -> (B, 64) intensities in [0, 1]
+        return torch.sigmoid(self.decode(self.encode(x)))
+
+    def loss(self, x):
+        """Per-image reconstruction cross-entropy (nats), shape (B,)."""
+        return bernoulli_nll(self.decode(self.encode(x)), x)
+
+
+# --------------------------------------------------------------------------- ELBO pieces
+def gaussian_kl(mu_q, logvar_q, mu_p=0.0, logvar_p=0.0) -> torch.Tensor:
+    """KL( N(mu_q, diag exp(logvar_q)) || N(mu_p, diag exp(logvar_p)) ), summed over the last axis.
+
+    Per dimension: ½ [ log σp² − log σq² + (σq² + (μq − μp)²) / σp² − 1 ]. With the prior
+    N(0, I) (the defaults) this is ½ Σ (σq² + μq² − 1 − log σq²).
+    """
+    mu_q, logvar_q = torch.as_tensor(mu_q), torch.as_tensor(logvar_q)
+    mu_p = torch.as_tensor(mu_p, dtype=mu_q.dtype)
+    logvar_p = torch.as_tensor(logvar_p, dtype=mu_q.dtype)
+    if mu_q.shape != logvar_q.shape:
+        raise ValueError(f"mu_q and logvar_q must have the same shape, got "
+                         f"{tuple(mu_q.shape)} and {tuple(logvar_q.shape)}")
+    per_dim = 0.5 * (logvar_p - logvar_q
+                     + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1.0)
+    return per_dim.sum(-1)
+
+
+def reparameterize(mu, logvar, eps=None) -> torch.Tensor:
+    """z = μ + σ ⊙ ε with ε ~ N(0, I): a sample of q(z|x) that gradients can flow through."""
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape, got "
+                         f"{tuple(mu.shape)} and {tuple(logvar.shape)}")
+    if eps is None:
+        eps = torch.randn_like(mu)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def bernoulli_nll(logits, x) -> torch.Tensor:
+    """−log p(x|z) for independent Bernoulli pixels with probabilities sigmoid(logits), per image.
+
+    Summed over the 64 pixels, so the unit is nats per image; shape (B,).
+    """
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def entropy_floor(x) -> float:
+    """The smallest value :func:`bernoulli_nll` can take on images ``x``, in nats per image.
+
+    For a grey pixel x ∈ (0, 1) the cross-entropy −x log p − (1−x) log(1−p) is smallest at
+    p = x, where it equals the binary entropy H(x) > 0. Only black-and-white images can score 0.
+    """
+    x = _check_images(x).double().clamp(1e-12, 1 - 1e-12)
+    h = -(x * x.log() + (1 - x) * (1 - x).log())
+    return float(h.sum(-1).mean())
+
+
+class VAE(nn.Module):
+    """Encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli, prior p(z) = N(0, I)."""
+
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        self.cfg = cfg
+        # the encoder outputs 2 * latent numbers: μ and log σ² of each latent dimension
+        self.encoder = mlp([digits.PIXELS, cfg.hidden, cfg.hidden, 2 * cfg.latent])
+        self.decoder = mlp([cfg.latent, cfg.hidden, cfg.hidden, digits.PIXELS])
+
+    def encode(self, x):                          # (B, 64) -> μ (B, L), log σ² (B, L)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z):                          # (B, L) -> (B, 64) pixel logits
+        return self.decoder(z)
+
+    def reconstruct(self, x):                     # the decoded mean of the code's mean
+        return torch.sigmoid(self.decode(self.encode(x)[0]))
+
+
+def elbo_terms(model: VAE, x, samples: int = 1):
+    """The two terms of the negative ELBO per image: (reconstruction, KL), each shape (B,).
+
+    reconstruction = E_q[−log p(x|z)], estimated with ``samples`` reparameterized draws;
+    KL = KL(q(z|x) || p(z)) in closed form. −ELBO = reconstruction + KL ≥ −log p(x).
+    """
+    x = _check_images(x)
+    mu, logvar = model.encode(x)                               # (B, L) each
+    z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape))  # (S, B, L)
+    recon = bernoulli_nll(model.decode(z), x.expand(samples, *x.shape)).mean(0)         # (B,)
+    return recon, gaussian_kl(mu, logvar)
+
+
+# --------------------------------------------------------------------------- training
+@dataclass
+class History:
+    """Per-step training metrics (per image, averaged over the batch) and wall time."""
+
+    reconstruction: list = field(default_factory=list)
+    kl: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _batches(n: int, batch: int, gen: torch.Generator):
+    while True:
+        yield from torch.randperm(n, generator=gen).split(batch)
+
+
+def train_autoencoder(cfg: Config = Config(), steps: int = 2000, data=None):
+    """Train an :class:`Autoencoder` on the training digits; returns ``(model, History)``."""
+    X = _check_images(digits.load()[0] if data is None else data)
+    torch.manual_seed(cfg.seed)
+    model = Autoencoder(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    hist, start = History(), time.perf_counter()
+    batches = _batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
+    for _ in range(steps):
+        loss = model.loss(X[next(batches)]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.reconstruction.append(loss.item())
+    hist.seconds = time.perf_counter() - start
+    return model.eval(), hist
+
+
+def train_vae(cfg: Config = Config(), steps: int = 2000, data=None):
+    """Train a :class:`VAE` by minimising reconstruction + β · KL; returns ``(model, History)``."""
+    X = _check_images(digits.load()[0] if data is None else data)
+    torch.manual_seed(cfg.seed)
+    model = VAE(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    hist, start = History(), time.perf_counter()
+    batches = _batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
+    for _ in range(steps):
+        recon, kl = elbo_terms(model, X[next(batches)])
+        loss = (recon + cfg.beta * kl).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.reconstruction.append(recon.mean().item())
+        hist.kl.append(kl.mean().item())
+    hist.seconds = time.perf_counter() - start
+    return model.eval(), hist
+
+
+@torch.no_grad()
+def evaluate_vae(model: VAE, x, samples: int = 16, seed: int = 0) -> dict:
+    """Test-set terms in nats per image: reconstruction, KL and −ELBO (with β = 1)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        recon, kl = elbo_terms(model, x, samples)
+    return {"reconstruction": float(recon.mean()), "kl": float(kl.mean()),
+            "neg_elbo": float((recon + kl).mean())}
+
+
+@torch.no_grad()
+def importance_weighted_nll(model: VAE, x, samples: int = 256, seed: int = 0) -> float:
+    """A tighter estimate of −log p(x) (Burda et al. 2016), in nats per image.
+
+    log p(x) ≈ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) with z_k ~ q(z|x); it is still a
+    bound (−log p(x) ≤ this value), and approaches −log p(x) as K grows.
+    """
+    x = _check_images(x)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        mu, logvar = model.encode(x)
+        z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape))
+        log_px_z = -bernoulli_nll(model.decode(z), x.expand(samples, *x.shape))      # (K, B)
+        normal = torch.distributions.Normal
+        log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_qz = normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
+        log_w = log_px_z + log_pz - log_qz
+        log_px = torch.logsumexp(log_w, 0) - math.log(samples)
+    return float(-log_px.mean())
+
+
+@torch.no_grad()
+def reconstruction_error(model, x) -> dict:
+    """How well ``model`` reconstructs ``x``: mean squared error per pixel and cross-entropy per image."""
+    x = _check_images(x)
+    if isinstance(model, VAE):
+        logits = model.decode(model.encode(x)[0])
+    else:
+        logits = model.decode(model.encode(x))
+    mse = float(((torch.sigmoid(logits) - x) ** 2).mean())
+    return {"mse": mse, "cross_entropy": float(bernoulli_nll(logits, x).mean())}
+
+
+# --------------------------------------------------------------------------- gradient estimators
+def toy_objective(z):
+    """f(z) = (z − 2)²: the function whose expectation under N(μ, σ²) we differentiate."""
+    return (z - 2.0) ** 2
+
+
+def reparameterized_gradient(mu: float, sigma: float, samples: int, f=toy_objective) -> float:
+    """d/dμ E_{z~N(μ,σ²)}[f(z)] estimated by the reparameterization trick: mean of f'(μ + σε)."""
+    mu_t = torch.tensor(float(mu), dtype=torch.float64, requires_grad=True)
+    eps = torch.randn(samples, dtype=torch.float64)
+    f(mu_t + sigma * eps).mean().backward()
+    return float(mu_t.grad)
+
+
+def score_function_gradient(mu: float, sigma: float, samples: int, f=toy_objective) -> float:
+    """The same gradient by the score function (REINFORCE): mean of f(z) · d/dμ log q(z; μ)."""
+    mu_t = torch.tensor(float(mu), dtype=torch.float64, requires_grad=True)
+    q = torch.distributions.Normal(mu_t, sigma)
+    z = q.sample((samples,))                  # no gradient flows through sample()
+    (f(z) * q.log_prob(z)).mean().backward()  # the gradient of log q carries the signal
+    return float(mu_t.grad)
+
+
+def gradient_variance(mu: float = 0.0, sigma: float = 1.0, sample_sizes=(1, 10, 100, 1000),
+                      repeats: int = 500, seed: int = 0) -> list[dict]:
+    """Mean and variance of both estimators over ``repeats`` runs, for each number of samples.
+
+    The exact gradient of E[(z−2)²] = (μ−2)² + σ² with respect to μ is 2(μ − 2).
+    """
+    if repeats < 2:
+        raise ValueError(f"repeats must be at least 2 to estimate a variance, got {repeats}")
+    torch.manual_seed(seed)
+    rows = []
+    for k in sample_sizes:
+        rep = np.array([reparameterized_gradient(mu, sigma, k) for _ in range(repeats)])
+        sf = np.array([score_function_gradient(mu, sigma, k) for _ in range(repeats)])
+        rows.append({"samples": k, "exact": 2 * (mu - 2.0),
+                     "reparam_mean": rep.mean(), "reparam_var": rep.var(ddof=1),
+                     "score_mean": sf.mean(), "score_var": sf.var(ddof=1)})
+    return rows
+
+
+# --------------------------------------------------------------------------- the training demo
+def _latent_scatter_data(codes: np.ndarray, labels: np.ndarray) -> list[dict]:
+    return [dict(x=compact(codes[labels == c, 0]), y=compact(codes[labels == c, 1]))
+            for c in range(10)]
+
+
+class VAEDemo(Demo):
+    """A VAE with a 2D latent space trains on the digits.
+
+    Left: the code μ(x) of every test digit, coloured by its class. Middle: eight fixed test
+    digits (top) and their reconstructions (bottom). Right: the two terms of the negative
+    ELBO per image, reconstruction and KL. The β slider weighs the KL term while it trains.
+    """
+
+    title = "A VAE with a 2D latent space, training on digits"
+    params = (
+        Slider("beta", 0.01, 20.0, 1.0, log=True, label="β (weight of the KL term)"),
+        Slider("lr", 1e-4, 10.0, 3e-3, log=True, label="learning rate"),
+    )
+    curves = ("reconstruction", "kl")
+    log_curves = True
+    fps = 6
+    SHOWN = 8          # test digits whose reconstructions are drawn
+
+    def build(self):
+        X, _, Xt, yt = digits.load()
+        self.X, self.X_test, self.y_test = X, Xt, yt.numpy()
+        self.shown = Xt[:self.SHOWN]
+        self.model = VAE(Config(latent=2, seed=self.seed))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.hp["lr"])
+        self.batches = _batches(len(X), 128, torch.Generator().manual_seed(self.seed))
+
+    def apply(self, changed):
+        for group in self.opt.param_groups:      # β is read at every step; lr lives in Adam
+            group["lr"] = self.hp["lr"]
+
+    def train_step(self):
+        recon, kl = elbo_terms(self.model, self.X[next(self.batches)])
+        loss = (recon + self.hp["beta"] * kl).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"reconstruction": recon.mean().item(), "kl": kl.mean().item(),
+                "neg_elbo": (recon + kl).mean().item()}
+
+    @torch.no_grad()
+    def _codes(self) -> np.ndarray:
+        return self.model.encode(self.X_test)[0].numpy()
+
+    def figure(self):
+        fig = make_subplots(rows=1, cols=3, column_widths=[0.38, 0.3, 0.32], horizontal_spacing=0.07,
+                            subplot_titles=("latent means μ(x) of test digits",
+                                            "test digits (top), reconstructions",
+                                            "loss terms, nats per image"))
+        data = self.frame()
+        for c in range(10):
+            fig.add_scatter(mode="markers", name=str(c), marker=dict(size=5, color=CLASS_COLORS[c]),
+                            legendgroup="digits", row=1, col=1, **data[c])
+        fig.add_trace(go.Heatmap(colorscale="Greys", zmin=0, zmax=1, showscale=False,
+                                 hoverinfo="skip", **data[10]), row=1, col=2)
+        for i, name in enumerate(("reconstruction", "KL")):
+            fig.add_scatter(mode="lines", name=name, line=dict(color=COLORS[i + 2], width=2),
+                            legendgroup="curves", row=1, col=3, **data[11 + i])
+        fig.update_xaxes(title="z₁", row=1, col=1)
+        fig.update_yaxes(title="z₂", row=1, col=1)
+        fig.update_xaxes(visible=False, scaleanchor="y2", constrain="domain", row=1, col=2)
+        fig.update_yaxes(visible=False, constrain="domain", row=1, col=2)
+        fig.update_xaxes(title="step", row=1, col=3)
+        fig.update_yaxes(type="log", row=1, col=3)
+        fig.update_layout(height=430, margin=dict(l=50, r=20, t=60, b=50),
+                          legend=dict(orientation="v", x=1.01, y=1.0))
+        return fig
+
+    def frame(self):
+        """Ten class scatters, the reconstruction heatmap, then the two loss curves."""
+        codes = self._codes()
+        with torch.no_grad():
+            recon = self.model.reconstruct(self.shown)
+        tiles = digits.tile(torch.cat([self.shown, recon]), ncols=self.SHOWN)
+        curves = []
+        for name in ("reconstruction", "kl"):
+            s = self.metrics.series.get(name)
+            steps, values = (s.steps, s.values) if s else ([], [])
+            curves.append(dict(x=compact(steps), y=compact(np.maximum(values, 1e-4))))
+        return _latent_scatter_data(codes, self.y_test) + [dict(z=tiles[::-1])] + curves
+
+
+# --------------------------------------------------------------------------- walking the latent space
+def normal_quantiles(n: int, low: float = 0.03, high: float = 0.97) -> np.ndarray:
+    """``n`` points whose prior probability mass is evenly spaced: Φ⁻¹ of a uniform grid."""
+    return torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(low, high, n)).numpy()
+
+
+@torch.no_grad()
+def decode_mean(model, z) -> torch.Tensor:
+    """The decoder's mean image sigmoid(logits) for codes ``z`` of shape (n, latent)."""
+    return torch.sigmoid(model.decode(torch.as_tensor(z, dtype=torch.float32)))
+
+
+def latent_map(model: VAE, n: int = 15) -> go.Figure:
+    """Decode an ``n`` x ``n`` grid of 2D codes, spaced by prior quantiles, into one map of digits."""
+    if model.cfg.latent != 2:
+        raise ValueError(f"latent_map draws a 2D latent space; this model has {model.cfg.latent}")
+    q = normal_quantiles(n)
+    z1, z2 = np.meshgrid(q, q[::-1])                  # top row: largest z2
+    images = decode_mean(model, np.stack([z1.ravel(), z2.ravel()], 1))
+    fig = digits.image_grid(images, ncols=n, gap=0)
+    fig.update_layout(title=f"decoded {n}×{n} grid of latent points (z₁ →, z₂ ↑)", height=520)
+    return fig
+
+
+def interpolate(model, x_a, x_b, steps: int = 10) -> torch.Tensor:
+    """Decode the straight line between the codes μ(x_a) and μ(x_b); (steps, 64) images."""
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    with torch.no_grad():
+        za = model.encode(_check_images(x_a.reshape(1, -1)))[0]
+        zb = model.encode(_check_images(x_b.reshape(1, -1)))[0]
+    t = torch.linspace(0, 1, steps)[:, None]
+    return decode_mean(model, (1 - t) * za + t * zb)
+
+
+def prior_samples(model, n: int = 500, seed: int = 0) -> torch.Tensor:
+    """Decoded mean images of ``n`` codes drawn from the prior N(0, I); shape (n, 64)."""
+    gen = torch.Generator().manual_seed(seed)
+    return decode_mean(model, torch.randn(n, model.cfg.latent, generator=gen))
+
+
+def circle_path(n: int = 36, radius: float = 1.5) -> np.ndarray:
+    """``n`` points on a circle in the latent plane: the static explorer's tour."""
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([radius * np.cos(a), radius * np.sin(a)], 1)
+
+
+def _explorer_figure(codes, labels, z, image) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
+                        subplot_titles=("latent space (test digits) and the point z",
+                                        "decoded digit at z"))
+    for c in range(10):
+        fig.add_scatter(mode="markers", name=str(c), opacity=0.35, hoverinfo="skip",
+                        marker=dict(size=4, color=CLASS_COLORS[c]), row=1, col=1,
+                        **_latent_scatter_data(codes, labels)[c])
+    fig.add_scatter(x=[z[0]], y=[z[1]], mode="markers", name="z", row=1, col=1,
+                    marker=dict(size=16, symbol="x", color="black"))
+    fig.add_trace(go.Heatmap(z=image, colorscale="Greys", zmin=0, zmax=1, showscale=False,
+                             hoverinfo="skip"), row=1, col=2)
+    fig.update_xaxes(range=[-3.2, 3.2], title="z₁", row=1, col=1)
+    fig.update_yaxes(range=[-3.2, 3.2], title="z₂", row=1, col=1)
+    fig.update_xaxes(visible=False, scaleanchor="y2", constrain="domain", row=1, col=2)
+    fig.update_yaxes(visible=False, constrain="domain", row=1, col=2)
+    fig.update_layout(height=420, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def _digit_image(model, z) -> np.ndarray:
+    return decode_mean(model, np.asarray(z, dtype=np.float32)[None]).reshape(8, 8).numpy()[::-1]
+
+
+def explorer(model: VAE, x, labels, path=None):
+    """Move a point z through the 2D latent space and watch the decoded digit change.
+
+    In a live kernel: two sliders (z₁, z₂) drive a plotly FigureWidget. While the book is
+    built (``GENMECH_MODE=record``): a plotly figure whose slider and Play button move z
+    along ``path`` (default: a circle of radius 1.5).
+    """
+    if model.cfg.latent != 2:
+        raise ValueError(f"the explorer walks a 2D latent space; this model has {model.cfg.latent}")
+    with torch.no_grad():
+        codes = model.encode(_check_images(x))[0].numpy()
+    labels = np.asarray(labels)
+    if mode() == "live":
+        live = ExplorerWidget(model, codes, labels)
+        live.widget._explorer = live          # keeps the callbacks' owner alive (and testable)
+        return live.widget
+    path = circle_path() if path is None else np.asarray(path, dtype=np.float32)
+    return explorer_recording(model, codes, labels, path)
+
+
+def explorer_recording(model, codes, labels, path) -> go.Figure:
+    """The static explorer: one animation frame per point of ``path``."""
+    from .live import animate
+
+    snaps = []
+    for i, z in enumerate(path):
+        snaps.append((f"{i}", [None] * 10 + [dict(x=[float(z[0])], y=[float(z[1])]),
+                                             dict(z=_digit_image(model, z))]))
+    final = _explorer_figure(codes, labels, path[0], _digit_image(model, path[0]))
+    fig = animate(final, snaps, duration=150)
+    fig.layout.sliders[0].active = 0
+    fig.layout.sliders[0].currentvalue.prefix = "point on the path: "
+    return fig
+
+
+class ExplorerWidget:
+    """The live explorer: sliders for z₁ and z₂ beside a FigureWidget (tests set the sliders)."""
+
+    def __init__(self, model, codes, labels):
+        import ipywidgets as w
+
+        self.model = model
+        self.fig = go.FigureWidget(_explorer_figure(codes, labels, (0.0, 0.0), _digit_image(model, (0, 0))))
+        self.sliders = [w.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description=name)
+                        for name in ("z₁", "z₂")]
+        for s in self.sliders:
+            s.observe(lambda _change: self.draw(), names="value")
+        self.widget = w.VBox([w.HBox(self.sliders), self.fig])
+
+    def draw(self):
+        z = (self.sliders[0].value, self.sliders[1].value)
+        with self.fig.batch_update():
+            self.fig.data[10].update(x=[z[0]], y=[z[1]])
+            self.fig.data[11].update(z=_digit_image(self.model, z))
