@@ -177,6 +177,32 @@ def elbo_terms(model: VAE, x, samples: int = 1):
     return recon, gaussian_kl(mu, logvar)
 
 
+# --------------------------------------------------------------------------- a model we can solve exactly
+# z ~ N(0, 1), x | z ~ N(z, s²): a one-dimensional latent-variable model whose evidence
+# p(x) = N(x; 0, 1 + s²) and posterior p(z|x) = N(x / (1 + s²), s² / (1 + s²)) are known,
+# so the ELBO of any Gaussian q(z) = N(m, v) can be compared with the truth.
+def toy_log_evidence(x: float, s: float) -> float:
+    """log p(x) = log N(x; 0, 1 + s²)."""
+    var = 1.0 + s**2
+    return -0.5 * (math.log(2 * math.pi * var) + x**2 / var)
+
+
+def toy_posterior(x: float, s: float) -> tuple[float, float]:
+    """The exact posterior p(z|x): (mean, variance)."""
+    return x / (1.0 + s**2), s**2 / (1.0 + s**2)
+
+
+def toy_elbo(x: float, s: float, m, v):
+    """ELBO(q) = E_q[log p(x|z)] − KL(q || p(z)) for q = N(m, v), in closed form.
+
+    E_q[log N(x; z, s²)] = −½ log(2πs²) − ((x − m)² + v) / (2s²). Works on arrays of m, v.
+    """
+    m, v = np.asarray(m, dtype=float), np.asarray(v, dtype=float)
+    expected_loglik = -0.5 * math.log(2 * math.pi * s**2) - ((x - m) ** 2 + v) / (2 * s**2)
+    kl_prior = 0.5 * (v + m**2 - 1.0 - np.log(v))
+    return expected_loglik - kl_prior
+
+
 # --------------------------------------------------------------------------- training
 @dataclass
 class History:
@@ -403,6 +429,26 @@ class VAEDemo(Demo):
 
 
 # --------------------------------------------------------------------------- walking the latent space
+@torch.no_grad()
+def codes_gaussian_samples(model: Autoencoder, x, n: int = 500, seed: int = 0) -> torch.Tensor:
+    """The best guess an autoencoder allows: decode codes drawn from independent Gaussians
+    with the mean and standard deviation of each code coordinate over ``x``; (n, 64) images."""
+    codes = model.encode(_check_images(x))                     # (N, latent)
+    gen = torch.Generator().manual_seed(seed)
+    z = codes.mean(0) + codes.std(0) * torch.randn(n, codes.shape[1], generator=gen)
+    return decode_mean(model, z)
+
+
+def nearest_distance(images, reference) -> float:
+    """Mean Euclidean distance from each image to its nearest image in ``reference``.
+
+    A second judge of realism that, unlike a classifier, cannot be fooled into confidence:
+    an image far from every real digit scores high.
+    """
+    images, reference = _check_images(images), _check_images(reference)
+    return float(torch.cdist(images, reference).min(1).values.mean())
+
+
 def normal_quantiles(n: int, low: float = 0.03, high: float = 0.97) -> np.ndarray:
     """``n`` points whose prior probability mass is evenly spaced: Φ⁻¹ of a uniform grid."""
     return torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(low, high, n)).numpy()

@@ -84,6 +84,22 @@ def test_elbo_terms_shapes_and_bound():
         vae.elbo_terms(model, torch.zeros(5, 10))
 
 
+def test_toy_elbo_gap_is_kl_to_the_posterior():
+    x, s = 1.3, 0.5
+    pm, pv = vae.toy_posterior(x, s)
+    logp = vae.toy_log_evidence(x, s)
+    assert vae.toy_elbo(x, s, pm, pv) == pytest.approx(logp, abs=1e-12)   # q = posterior: no gap
+    for m, v in ((0.0, 1.0), (1.5, 0.1), (-0.3, 2.0)):
+        gap = logp - vae.toy_elbo(x, s, m, v)
+        kl = vae.gaussian_kl(torch.tensor([m]), torch.tensor([math.log(v)]),
+                             torch.tensor([pm]), torch.tensor([math.log(pv)])).item()
+        assert gap == pytest.approx(kl, rel=1e-5) and gap > 0
+    # the evidence itself, by numerical integration of p(x|z) p(z)
+    z = np.linspace(-10, 10, 200_001)
+    joint = np.exp(-0.5 * z**2 - 0.5 * (x - z) ** 2 / s**2) / (2 * math.pi * s)
+    assert math.log(np.trapezoid(joint, z)) == pytest.approx(logp, abs=1e-6)
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="latent"):
         vae.Config(latent=0)
