@@ -151,6 +151,24 @@ class Mixture:
         return float(math.sqrt(second - self.mean**2))
 
 
+def histogram_bar(samples, low: float, high: float, bins: int = 60, **bar) -> go.Bar:
+    """A density histogram of ``samples`` on ``[low, high]`` as a plotly bar trace.
+
+    Heights are ``count / (n x width)`` over *all* ``n`` samples, so the bars estimate the
+    density even when some samples fall outside the window. Binning here rather than in the
+    browser keeps the page small: 60 numbers instead of thousands of samples."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim != 1 or samples.size == 0:
+        raise ValueError("samples must be a non-empty 1D array")
+    if not high > low:
+        raise ValueError(f"need low < high, got {low} and {high}")
+    counts, edges = np.histogram(samples, bins=_count(bins, "bins"), range=(low, high))
+    width = edges[1] - edges[0]
+    bar.setdefault("opacity", 0.45)
+    return go.Bar(x=compact(edges[:-1] + width / 2), y=compact(counts / (samples.size * width)),
+                  width=width, **bar)
+
+
 # The two running examples of the chapter: a data distribution with two unequal peaks,
 # and a symmetric two-peaked target for the KL fits.
 TWO_PEAKS = Mixture(weights=(0.3, 0.7), means=(-2.0, 1.5), stds=(0.5, 0.8))
