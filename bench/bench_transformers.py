@@ -1,0 +1,74 @@
+"""Figures stated by the transformers chapter, measured (printed, never asserted).
+
+* the time the default small GPT needs to bring its validation loss below
+  ``gpt.TARGET_LOSS`` (the chapter claims: within 90 s on 2 CPU cores), on 1 and 2 threads;
+* training speed in tokens per second (each step predicts batch x block_size tokens);
+* sampling speed in tokens per second (one token at a time, as in the book);
+* the test-loss ladder: bigram, MLP, transformer (after the 90 s run).
+
+Timings depend on the machine and on whatever else runs on it.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import torch
+
+import genmech
+from genmech import gpt, lm, sampling
+
+BUDGET = 90.0
+
+
+def time_to_target(data, vocab, threads: int, budget: float = BUDGET):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    config = gpt.GPTConfig(vocab_size=len(vocab))
+    model = gpt.GPT(config)
+    state = {"reached": None, "tokens": 0, "valid": math.inf}
+    start = time.perf_counter()
+
+    def check(step, loss):
+        state["tokens"] += 32 * config.block_size
+        if step % 50 == 49:
+            state["valid"] = model.loss_on(data["valid"])
+            if state["reached"] is None and state["valid"] < gpt.TARGET_LOSS:
+                state["reached"] = (time.perf_counter() - start, step + 1)
+
+    lm.train_lm(model, data["train"], 10**9, context=config.block_size, batch_size=32, lr=3e-3,
+                seconds=budget, on_step=check)
+    elapsed = time.perf_counter() - start
+    return model, state, elapsed
+
+
+def main():
+    vocab, data = gpt.prepare_corpus()
+    print(f"corpus: {sum(len(d) for d in data.values()):,} characters, vocabulary {len(vocab)}; "
+          f"GENMECH_THREADS={os.environ.get('GENMECH_THREADS', '1')}, device {genmech.device()}")
+    print(f"target: validation loss < {gpt.TARGET_LOSS} nats/char within {BUDGET:.0f} s")
+    results = {}
+    for threads in (1, 2):
+        model, state, elapsed = time_to_target(data, vocab, threads)
+        reached = (f"reached at {state['reached'][0]:.1f} s (step {state['reached'][1]})"
+                   if state["reached"] else "NOT reached")
+        print(f"{threads} thread(s): {reached}; trained {elapsed:.0f} s, "
+              f"{state['tokens'] / elapsed:,.0f} training tokens/s, final valid loss {state['valid']:.3f}",
+              flush=True)
+        results[threads] = model
+    torch.set_num_threads(1)
+    model = results[1]
+    start = time.perf_counter()
+    sampling.generate(model, vocab.encode("The "), 500, temperature=0.8)
+    print(f"sampling: {500 / (time.perf_counter() - start):,.0f} tokens/s (one at a time, 1 thread)")
+    bigram = lm.BigramLM(len(vocab)).fit(data["train"])
+    torch.manual_seed(0)
+    mlp = lm.MLPLM(len(vocab))
+    lm.train_lm(mlp, data["train"], 2000, context=8, batch_size=64, lr=3e-3)
+    print(f"test loss (nats/char): bigram {bigram.loss(data['test']):.3f}, MLP {mlp.loss_on(data['test']):.3f}, "
+          f"transformer after {BUDGET:.0f} s {model.loss_on(data['test']):.3f}")
+
+
+if __name__ == "__main__":
+    main()
