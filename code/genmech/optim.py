@@ -165,6 +165,14 @@ def descend(surface: Surface, rule: GD, start, steps: int) -> np.ndarray:
     return np.array(path)
 
 
+def first_step_below(surface: Surface, path: np.ndarray, target: float = 1e-3) -> int | None:
+    """The first step of ``path`` at which the loss is below ``target`` (``None``: never)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses = surface(torch.as_tensor(np.asarray(path, dtype=np.float64))).numpy()   # (steps + 1,)
+    below = np.flatnonzero(losses < target)
+    return int(below[0]) if len(below) else None
+
+
 def diverged(path: np.ndarray, surface: Surface) -> bool:
     """Whether a path ended higher than it began, or left the real numbers."""
     end, start = path[-1], path[0]
