@@ -334,30 +334,31 @@ def gradients_against_a_training_discriminator(real: torch.Tensor, cfg: GANConfi
 
 # --------------------------------------------------------------------------- oscillation
 def dirac_gan(steps: int = 200, lr: float = 0.1, simultaneous: bool = False,
-              start=(1.0, 1.0)) -> np.ndarray:
+              start=(1.0, 1.0), loss: str = "minimax") -> np.ndarray:
     """The Dirac GAN (Mescheder et al., 2018): data is a point at 0, the generator a point
-    at ``theta``, the discriminator ``D(x) = sigmoid(psi * x)``. Gradient play on the
-    non-saturating loss; returns the path of ``(theta, psi)``, shape ``(steps + 1, 2)``.
+    at ``theta``, the discriminator ``D(x) = sigmoid(psi * x)``. Gradient play on ``loss``;
+    returns the path of ``(theta, psi)``, shape ``(steps + 1, 2)``.
 
-    Near the equilibrium (0, 0) the vector field is a rotation: simultaneous updates
-    spiral outwards, alternating ones circle around it; neither converges.
+    With the minimax loss the vector field ``sigma(psi theta) (psi, -theta)`` is a rotation
+    about the equilibrium (0, 0): simultaneous updates spiral outwards, alternating ones
+    circle around it; neither converges.
     """
     theta = torch.tensor(float(start[0]), dtype=torch.float64, requires_grad=True)
     psi = torch.tensor(float(start[1]), dtype=torch.float64, requires_grad=True)
     path = [(theta.item(), psi.item())]
     zero = torch.zeros((), dtype=torch.float64)
     for _ in range(steps):
-        d_loss = discriminator_loss(psi * zero, psi * theta)           # real point at x = 0
+        d_loss = discriminator_loss(psi * zero, psi * theta, loss)     # real point at x = 0
         (g_psi,) = torch.autograd.grad(d_loss, psi)
         if simultaneous:
-            (g_theta,) = torch.autograd.grad(generator_loss(psi * theta), theta)
+            (g_theta,) = torch.autograd.grad(generator_loss(psi * theta, loss), theta)
             with torch.no_grad():
                 psi -= lr * g_psi
                 theta -= lr * g_theta
         else:
             with torch.no_grad():
                 psi -= lr * g_psi
-            (g_theta,) = torch.autograd.grad(generator_loss(psi * theta), theta)
+            (g_theta,) = torch.autograd.grad(generator_loss(psi * theta, loss), theta)
             with torch.no_grad():
                 theta -= lr * g_theta
         path.append((theta.item(), psi.item()))
