@@ -679,7 +679,8 @@ def spiral_task(turns: float = 3.0, n: int = 600, noise: float = 0.1, seed: int 
 def train_classifier(sizes, data, steps: int = 500, lr: float = 0.01, activation: str = "relu",
                      seed: int = 0) -> dict:
     """Train ``MLP(sizes)`` on ``data = (X_train, y_train, X_test, y_test)`` with Adam, full
-    batch, binary cross-entropy; returns its parameter count, final train loss and accuracies."""
+    batch, binary cross-entropy; returns the model, its parameter count, final train loss and
+    train and test accuracy."""
     Xtr, ytr, Xte, yte = data
     torch.manual_seed(seed)
     model = MLP(MLPConfig(tuple(sizes), activation))
@@ -691,7 +692,7 @@ def train_classifier(sizes, data, steps: int = 500, lr: float = 0.01, activation
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return {"parameters": count_parameters(model), "train loss": loss.item(),
+        return {"model": model, "parameters": count_parameters(model), "train loss": loss.item(),
                 "train accuracy": accuracy(model(Xtr).squeeze(1), ytr),
                 "test accuracy": accuracy(model(Xte).squeeze(1), yte)}
 
@@ -705,20 +706,26 @@ def noisy_sine(n: int, noise: float = 0.3, seed: int = 0) -> tuple[torch.Tensor,
     return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
 
 
-def train_regression(data, sizes=(1, 256, 256, 1), steps: int = 2000, lr: float = 0.005,
+def train_regression(data, sizes=(1, 64, 64, 1), steps: int = 1000, lr: float = 0.01,
                      weight_decay: float = 0.0, dropout: float = 0.0, activation: str = "relu",
                      seed: int = 0) -> dict:
-    """Train an MLP on ``data = (x_train, y_train, x_test, y_test)`` with Adam on the mean
-    squared error, recording both losses after every step.
+    """Train an MLP on ``data = (x_train, y_train, x_test, y_test[, x_val, y_val])`` with Adam on
+    the mean squared error, recording the losses after every step.
 
-    Returns ``{"model", "train", "test"}``: the trained model and two arrays of ``steps``
-    losses (measured with dropout off, so that they compare).
+    Returns ``{"model", "train", "test"}`` (and ``"val"`` when validation data are given): the
+    trained model and arrays of ``steps`` losses, measured with dropout off so that they compare.
+    Early stopping picks its step on the validation curve, never on the test curve.
     """
-    x_train, y_train, x_test, y_test = data
+    if len(data) not in (4, 6):
+        raise ValueError("data must be (x_train, y_train, x_test, y_test[, x_val, y_val])")
+    x_train, y_train = data[0], data[1]
+    watched = {"train": data[0:2], "test": data[2:4]}
+    if len(data) == 6:
+        watched["val"] = data[4:6]
     torch.manual_seed(seed)
     model = MLP(MLPConfig(tuple(sizes), activation, dropout))
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    train, test = np.empty(steps), np.empty(steps)
+    curves = {name: np.empty(steps) for name in watched}
     for i in range(steps):
         model.train()
         loss = ((model(x_train) - y_train) ** 2).mean()
@@ -727,9 +734,9 @@ def train_regression(data, sizes=(1, 256, 256, 1), steps: int = 2000, lr: float 
         opt.step()
         model.eval()
         with torch.no_grad():
-            train[i] = ((model(x_train) - y_train) ** 2).mean().item()
-            test[i] = ((model(x_test) - y_test) ** 2).mean().item()
-    return {"model": model, "train": train, "test": test}
+            for name, (x, y) in watched.items():
+                curves[name][i] = ((model(x) - y) ** 2).mean().item()
+    return {"model": model, **curves}
 
 
 # =========================================================================== 6. the perceptron
