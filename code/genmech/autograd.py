@@ -225,8 +225,8 @@ def draw_graph(root: Value, title: str = "", height: int | None = None) -> go.Fi
     fig.add_scatter(x=edges_x, y=edges_y, mode="lines", hoverinfo="skip",
                     line=dict(color="#999", width=1.2))
     fig.add_scatter(x=[o[0] for o in ops], y=[o[1] for o in ops], mode="markers+text",
-                    text=[o[2] for o in ops], textfont=dict(size=12), hoverinfo="skip",
-                    marker=dict(size=26, color="white", line=dict(color=COLORS[1], width=1.5)))
+                    text=[o[2] for o in ops], textfont=dict(size=11), hoverinfo="skip",
+                    marker=dict(size=34, color="white", line=dict(color=COLORS[1], width=1.5)))
     for node in order:
         x, y = pos[id(node)]
         name = f"<b>{node.label}</b><br>" if node.label else ""
@@ -237,7 +237,7 @@ def draw_graph(root: Value, title: str = "", height: int | None = None) -> go.Fi
                            font=dict(size=11))
     rows = max(len(nodes) for nodes in layers.values())
     fig.update_layout(title=title, showlegend=False, height=height or max(260, 80 * rows + 80),
-                      margin=dict(l=20, r=20, t=40 if title else 10, b=10),
+                      margin=dict(l=20, r=20, t=50 if title else 10, b=10),
                       xaxis=dict(visible=False, range=[-0.8, 2.0 * max(layers) + 0.8]),
                       yaxis=dict(visible=False, range=[-rows / 2 - 0.1, rows / 2 - 0.4]),
                       plot_bgcolor="white")

@@ -321,6 +321,28 @@ def contour_trace(surface: Surface, n: int = 80, showscale: bool = False) -> go.
                       line=dict(width=0.5), name="loss" + (" (log10)" if surface.log_levels else ""))
 
 
+# --------------------------------------------------------------------------- tables and colours
+def html_table(header: list, rows: list, caption: str = ""):
+    """A small HTML table for a notebook and the website (Markdown tables in cell outputs are
+    not rendered by the book's CommonMark output parser)."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return HTML(f'<table class="table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
+def _coloured(fig: go.Figure, colours: dict) -> go.Figure:
+    """Give each named line of ``fig`` its colour from ``colours`` (name -> colour)."""
+    for trace in fig.data:
+        if trace.name in colours:
+            trace.line.color = colours[trace.name]
+    return fig
+
+
 # --------------------------------------------------------------------------- the race
 RULES = ("GD", "Momentum", "RMSProp", "Adam")
 PATH_POINTS = 2000
@@ -342,7 +364,7 @@ class OptimizerRace(Demo):
         Slider("adaptive_lr", 1e-3, 1.0, 0.1, log=True, label="learning rate (RMSProp, Adam)",
                restart=True),
     )
-    log_curves = True
+    curves = ()          # the figure draws every loss curve itself
     target = 1e-3   # a rule "arrives" at the first step its loss falls below this
 
     def build(self):
@@ -405,6 +427,10 @@ class OptimizerRace(Demo):
                           legend=dict(orientation="h", x=0.5, xanchor="center", y=1.1,
                                       yanchor="bottom"))
         return fig
+
+    def metric_figure(self):
+        """The losses below the race, in the same colours as the paths."""
+        return _coloured(super().metric_figure(), dict(zip(RULES, COLORS)))
 
     def frame(self):
         """The contour never changes (None); then one path per rule; then one loss curve each."""
@@ -524,7 +550,7 @@ class SGDvsAdam(Demo):
         data_ = self.frame()
         X, y = self.X.numpy(), self.y.numpy()
         for col, name in enumerate(("SGD", "Adam"), start=1):
-            fig.add_heatmap(x=g, y=g, zmin=0, zmax=100, showscale=False, row=1, col=col,
+            fig.add_heatmap(x=g, y=g, zmin=0, zmax=100, showscale=False, row=1, col=col, zsmooth="best",
                             colorscale=[[0, "#F6C08A"], [0.5, "#FFFFFF"], [1, "#8CBCE0"]],
                             hovertemplate="P(class 1) = %{z}%<extra></extra>", **data_[2 * col - 2])
             fig.add_scatter(x=compact(X[:, 0]), y=compact(X[:, 1]), mode="markers", showlegend=False,
@@ -540,8 +566,13 @@ class SGDvsAdam(Demo):
         fig.update_yaxes(type="log", row=1, col=3)
         fig.update_xaxes(title="step", row=1, col=3)
         fig.update_layout(height=360, margin=dict(l=40, r=20, t=50, b=40),
-                          legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
+                          legend=dict(x=0.99, xanchor="right", y=0.98, yanchor="top",
+                                      bgcolor="rgba(255,255,255,0.7)"))
         return fig
+
+    def metric_figure(self):
+        """The two training losses, in the same colours as in the figure."""
+        return _coloured(super().metric_figure(), {"SGD loss": COLORS[1], "Adam loss": COLORS[2]})
 
     def frame(self):
         """Both heatmaps; the training points never change (None); both loss curves."""
