@@ -129,7 +129,7 @@ class MetricHistory:
         return np.asarray(self.series[name].values)
 
     def figure(self, names=None, log_y=False, height=300) -> go.Figure:
-        names = [n for n in (names or self.series) if n in self.series]
+        names = [n for n in (self.series if names is None else names) if n in self.series]
         fig = go.Figure()
         for i, name in enumerate(names):
             s = self.series[name]
@@ -157,7 +157,8 @@ class Demo:
 
     title = "Training demo"
     params: tuple = ()
-    curves: tuple | None = None   # metrics drawn in the curve; None draws all
+    curves: tuple | None = None   # metrics drawn in the curve; None: all; (): no curve
+                                  # (for a demo whose figure already draws its losses)
     log_curves = False            # draw the metric curve on a log scale
     fps = 12                      # live figure refreshes per second (at most)
 
@@ -240,7 +241,8 @@ class Demo:
             self.apply(changed)
 
     def metric_figure(self) -> go.Figure:
-        return self.metrics.figure(self.curves, log_y=self.log_curves)
+        names = list(self.metrics.series) if self.curves is None else list(self.curves)
+        return self.metrics.figure(names, log_y=self.log_curves)
 
     def record(self, steps: int, frames: int = 30) -> "Recording":
         """Train from scratch for ``steps`` steps, keeping ``frames`` snapshots for an animation."""
@@ -352,11 +354,27 @@ class Recording:
         from IPython.display import Markdown, display
 
         display(self.figure)
-        display(self.metrics)
+        if self.metrics.data:        # a demo whose figure draws its own losses has none
+            display(self.metrics)
         display(Markdown(self.caption))
 
 
 # --------------------------------------------------------------------------- the live UI
+def _plain(obj):
+    """Arrays as plain lists, for updates of a FigureWidget: plotly 7's widget shows an
+    *update* that arrives as a float numpy array as an empty trace (seen in JupyterLab 4.6;
+    the initial figure is fine)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 _ACTIVE: dict = {}   # one running view per notebook cell: re-running a cell stops the old one
 
 
@@ -391,6 +409,10 @@ class LiveView:
 
         self.fig = go.FigureWidget(demo.figure())
         self.curve = go.FigureWidget(demo.metric_figure())
+        if self.fig.layout.width is None:     # leave room for the curve beside it
+            self.fig.layout.width = 640
+        self.curve.layout.width = 400
+        self.curve.layout.height = self.fig.layout.height or 450
         self.buttons = {}
         for name, icon, action in (("Play", "play", self.play), ("Pause", "pause", self.pause),
                                    ("Step", "step-forward", self.step_once),
@@ -406,7 +428,8 @@ class LiveView:
             w.HTML(f"<b>{demo.title}</b>"),
             w.HBox(list(self.buttons.values()) + [self.speed]),
             w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap")),
-            w.HBox([self.fig, self.curve], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.fig] + ([self.curve] if demo.curves != () else []),
+                   layout=w.Layout(flex_flow="row wrap")),
             self.status,
         ])
         self._update_status()
@@ -489,15 +512,18 @@ class LiveView:
         with self.fig.batch_update():
             for trace, data in zip(self.fig.data, self.demo.frame()):
                 if data is not None:
-                    trace.update(data)
-        fresh = self.demo.metric_figure()
-        with self.curve.batch_update():
-            if len(self.curve.data) != len(fresh.data):
-                self.curve.data = []
-                self.curve.add_traces(list(fresh.data))
-            else:
-                for trace, new in zip(self.curve.data, fresh.data):
-                    trace.update(x=new.x, y=new.y)
+                    trace.update(_plain(data))
+        series = self.demo.metrics.series
+        names = [n for n in (series if self.demo.curves is None else self.demo.curves) if n in series]
+        if [t.name for t in self.curve.data] != names:
+            self.curve.data = []
+            for name in names:
+                self.curve.add_scatter(x=list(series[name].steps), y=list(series[name].values),
+                                       mode="lines", name=name)
+        else:
+            with self.curve.batch_update():
+                for trace, name in zip(self.curve.data, names):
+                    trace.update(x=list(series[name].steps), y=list(series[name].values))
         self.frames_drawn += 1
         self._update_status()
 
