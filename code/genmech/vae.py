@@ -360,8 +360,8 @@ class VAEDemo(Demo):
         Slider("beta", 0.01, 20.0, 1.0, log=True, label="β (weight of the KL term)"),
         Slider("lr", 1e-4, 10.0, 3e-3, log=True, label="learning rate"),
     )
-    curves = ("reconstruction", "kl")
-    log_curves = True
+    curves = ("neg_elbo",)      # the figure draws the two terms; the curve beside it, their sum
+    log_curves = False
     fps = 6
     SHOWN = 8          # test digits whose reconstructions are drawn
 
@@ -391,10 +391,10 @@ class VAEDemo(Demo):
         return self.model.encode(self.X_test)[0].numpy()
 
     def figure(self):
-        fig = make_subplots(rows=1, cols=3, column_widths=[0.38, 0.3, 0.32], horizontal_spacing=0.07,
-                            subplot_titles=("latent means μ(x) of test digits",
-                                            "test digits (top), reconstructions",
-                                            "loss terms, nats per image"))
+        fig = make_subplots(rows=1, cols=3, column_widths=[0.38, 0.26, 0.36], horizontal_spacing=0.07,
+                            subplot_titles=("codes μ(x) of test digits",
+                                            "digits, reconstructions",
+                                            "loss terms (nats/image)"))
         data = self.frame()
         for c in range(10):
             fig.add_scatter(mode="markers", name=str(c), marker=dict(size=5, color=CLASS_COLORS[c]),
@@ -411,7 +411,7 @@ class VAEDemo(Demo):
         fig.update_xaxes(title="step", row=1, col=3)
         fig.update_yaxes(type="log", row=1, col=3)
         fig.update_layout(height=430, margin=dict(l=50, r=20, t=60, b=50),
-                          legend=dict(orientation="v", x=1.01, y=1.0))
+                          legend=dict(orientation="v", x=1.01, y=1.0, font=dict(size=11)))
         return fig
 
     def frame(self):
@@ -419,7 +419,10 @@ class VAEDemo(Demo):
         codes = self._codes()
         with torch.no_grad():
             recon = self.model.reconstruct(self.shown)
-        tiles = digits.tile(torch.cat([self.shown, recon]), ncols=self.SHOWN)
+        # rows of four: originals, their reconstructions, the next four, theirs
+        half = self.SHOWN // 2
+        pairs = [self.shown[:half], recon[:half], self.shown[half:], recon[half:]]
+        tiles = digits.tile(torch.cat(pairs), ncols=half)
         curves = []
         for name in ("reconstruction", "kl"):
             s = self.metrics.series.get(name)
@@ -511,7 +514,7 @@ def _explorer_figure(codes, labels, z, image) -> go.Figure:
     fig.update_yaxes(range=[-3.2, 3.2], title="z₂", row=1, col=1)
     fig.update_xaxes(visible=False, scaleanchor="y2", constrain="domain", row=1, col=2)
     fig.update_yaxes(visible=False, constrain="domain", row=1, col=2)
-    fig.update_layout(height=420, margin=dict(l=50, r=20, t=50, b=40))
+    fig.update_layout(height=420, margin=dict(l=50, r=20, t=50, b=40), showlegend=False)
     return fig
 
 
@@ -550,7 +553,7 @@ def explorer_recording(model, codes, labels, path) -> go.Figure:
     final = _explorer_figure(codes, labels, path[0], _digit_image(model, path[0]))
     fig = animate(final, snaps, duration=150)
     fig.layout.sliders[0].active = 0
-    fig.layout.sliders[0].currentvalue.prefix = "point on the path: "
+    fig.layout.sliders[0].currentvalue.update(prefix="point on the path: ", xanchor="right")
     return fig
 
 
