@@ -170,6 +170,19 @@ def test_latent_walk_helpers():
         vae.interpolate(model, Xt[0], Xt[1], steps=1)
 
 
+def test_autoencoder_sampling_helpers():
+    torch.manual_seed(0)
+    ae = vae.Autoencoder(vae.Config(latent=3, hidden=16))
+    X = digits.load()[0][:100]
+    fake = vae.codes_gaussian_samples(ae, X, n=40, seed=2)
+    assert fake.shape == (40, 64) and torch.equal(fake, vae.codes_gaussian_samples(ae, X, n=40, seed=2))
+    assert vae.nearest_distance(X[:10], X) == pytest.approx(0.0, abs=1e-3)   # each is its own neighbour
+    far = vae.nearest_distance(torch.ones(5, 64), torch.zeros(3, 64))
+    assert far == pytest.approx(8.0)                                        # sqrt(64)
+    with pytest.raises(ValueError, match="shape"):
+        vae.nearest_distance(torch.zeros(2, 3), X)
+
+
 # --------------------------------------------------------------------------- the demos
 def test_demo_learns_and_figure_moves():
     demo = vae.VAEDemo()
