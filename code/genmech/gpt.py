@@ -259,9 +259,9 @@ class GPTDemo(Demo):
     params = (Slider("lr", 1e-4, 3.0, 3e-3, log=True, label="learning rate"),)
     curves = ("train loss", "valid loss")
     prompt = "The dataset "
-    probe = "The iris dataset has 150 samples."
+    probe = "The number of clusters to form."
     sample_every = 20        # regenerate the sample at most every this many steps
-    sample_length = 160
+    sample_length = 120
 
     def __init__(self, seed: int = 0, config: GPTConfig | None = None, batch_size: int = 32, **hp):
         self.base_config = config
@@ -316,29 +316,31 @@ class GPTDemo(Demo):
 
     def attention(self) -> np.ndarray:
         """The last block's first head, on the probe sentence: ``(T, T)``."""
+        probe = self.probe[-self.config.block_size:]
         with torch.no_grad():
-            self.model(self.vocab.encode(self.probe)[None].to(self.device))
+            self.model(self.vocab.encode(probe)[None].to(self.device))
         return self.model.attention_maps()[-1][0, 0].cpu().numpy()
 
     def _text(self):
-        return f"<b>{html.escape(self.prompt)}</b>…<br>" + wrap(self.sample(), 44)
+        return f"<b>{html.escape(self.prompt)}</b>…<br>" + wrap(self.sample(), 36)
 
     def figure(self):
-        chars = [c if c != " " else "␣" for c in self.probe]
-        labels = [f"{c}·{i}" for i, c in enumerate(chars)]
-        fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
-                            subplot_titles=(f"sample after the prompt “{self.prompt.strip()}” (T = 0.8)",
-                                            "attention, last block, head 1"))
+        chars = [c if c != " " else "␣" for c in self.probe[-self.config.block_size:]]
+        ticks = dict(tickmode="array", tickvals=list(range(len(chars))), ticktext=chars,
+                     tickfont=dict(family="monospace", size=9))
+        fig = make_subplots(rows=1, cols=2, column_widths=[0.56, 0.44], horizontal_spacing=0.08,
+                            subplot_titles=("sample from a fixed prompt (T = 0.8)",
+                                            "attention: last block, head 1"))
         fig.add_scatter(x=[0], y=[1], mode="text", text=[self._text()], textposition="bottom right",
                         textfont=dict(family="monospace", size=12, color=COLORS[7]),
                         showlegend=False, hoverinfo="skip", row=1, col=1)
-        fig.add_heatmap(z=self.attention(), x=labels, y=labels, colorscale="Blues", zmin=0, zmax=1,
-                        showscale=False, row=1, col=2)
+        fig.add_heatmap(z=self.attention(), colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                        row=1, col=2)
         fig.update_xaxes(visible=False, range=[0, 1], row=1, col=1)
         fig.update_yaxes(visible=False, range=[0, 1.02], row=1, col=1)
-        fig.update_xaxes(showticklabels=False, title_text="key (looked at)", row=1, col=2)
-        fig.update_yaxes(autorange="reversed", showticklabels=False, title_text="query", row=1, col=2)
-        fig.update_layout(height=420, margin=dict(l=20, r=20, t=50, b=40))
+        fig.update_xaxes(title_text="key (looked at)", row=1, col=2, **ticks)
+        fig.update_yaxes(autorange="reversed", title_text="query (looking)", row=1, col=2, **ticks)
+        fig.update_layout(height=420, margin=dict(l=10, r=10, t=50, b=40))
         return fig
 
     def frame(self):

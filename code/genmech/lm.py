@@ -19,6 +19,8 @@ of the true next character (cross-entropy, in nats), and ``exp(loss)`` is its pe
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.util
 import math
 import pathlib
 import time
@@ -35,10 +37,13 @@ MODULES = ("cluster", "decomposition", "mixture", "naive_bayes.py", "neighbors",
 
 
 def corpus_files() -> list[pathlib.Path]:
-    """The source files of :data:`MODULES` inside the installed scikit-learn (tests excluded)."""
-    import sklearn
+    """The source files of :data:`MODULES` inside the installed scikit-learn (tests excluded).
 
-    root = pathlib.Path(sklearn.__file__).parent
+    The package is located, not imported: importing scikit-learn would take seconds."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("the corpus is scikit-learn's documentation: install scikit-learn")
+    root = pathlib.Path(spec.origin).parent
     files = []
     for name in MODULES:
         path = root / name
@@ -63,6 +68,7 @@ def class_docstrings(path: pathlib.Path) -> list[tuple[str, str]]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
 def load_corpus() -> str:
     """The docstrings of scikit-learn's public estimators in :data:`MODULES`, as one string.
 
@@ -216,7 +222,8 @@ def train_lm(model: nn.Module, data: torch.Tensor, steps: int, *, context: int,
     """Train ``model`` with Adam on random windows of ``data``; return the loss of each step.
 
     Works for both :class:`MLPLM` (predicts the last position) and :class:`genmech.gpt.GPT`
-    (predicts every position). Stops after ``steps`` steps or ``seconds`` seconds.
+    (predicts every position). Stops after ``steps`` steps, after ``seconds`` seconds, or
+    when ``on_step(step, loss)`` returns True.
     """
     gen = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
@@ -230,8 +237,8 @@ def train_lm(model: nn.Module, data: torch.Tensor, steps: int, *, context: int,
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        if on_step is not None:
-            on_step(step, losses[-1])
+        if on_step is not None and on_step(step, losses[-1]):
+            break                                          # the callback asked to stop
         if seconds is not None and time.perf_counter() - start > seconds:
             break
     return losses

@@ -39,10 +39,12 @@ def top_k_filter(logits: torch.Tensor, k: int | None) -> torch.Tensor:
 
 def top_p_filter(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     """Keep the smallest set of most probable tokens with total probability >= ``p``."""
-    if p is None or p >= 1.0:
+    if p is None:
         return logits
     if not 0.0 < p <= 1.0:
         raise ValueError(f"top_p must be in (0, 1], got {p!r}")
+    if p == 1.0:
+        return logits
     sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
     probs = torch.softmax(sorted_logits, dim=-1)
     before = probs.cumsum(-1) - probs               # mass of the tokens ranked above each one
