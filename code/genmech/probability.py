@@ -38,6 +38,18 @@ from .plotting import COLORS, compact
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
+class _ChapterDemo(Demo):
+    """A :class:`Demo` whose recorded animation leaves room between the Play / Pause buttons
+    and the slider: the framework starts the slider at 22 % of the width, where, on a
+    figure as narrow as the book's column, the buttons cover the slider's "step" label."""
+
+    def record(self, steps: int, frames: int = 30):
+        rec = super().record(steps, frames)
+        if rec.figure.layout.sliders:
+            rec.figure.layout.sliders[0].update(x=0.3, len=0.7)
+        return rec
+
+
 # --------------------------------------------------------------------------- checks
 def _probabilities(p, name: str = "p") -> np.ndarray:
     """``p`` as a float64 array after checking it is a probability vector."""
@@ -251,7 +263,7 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-class HistogramConvergence(Demo):
+class HistogramConvergence(_ChapterDemo):
     """The law of large numbers, live: a histogram of ever more samples of a mixture
     approaches its true density. One "training step" draws a batch that grows the total
     by ``growth`` (10 % by default), so the sample size grows geometrically; counts are
@@ -331,7 +343,7 @@ def average_log_likelihood(x, mixture: Mixture) -> float:
 ONE_PEAK = Mixture(weights=(1.0,), means=(1.5,), stds=(0.7,))
 
 
-class MaximumLikelihood(Demo):
+class MaximumLikelihood(_ChapterDemo):
     """Fit a Gaussian (``model="gaussian"``) or a two-component mixture (``"mixture"``) to
     data by plain gradient ascent on the average log-likelihood.
 
@@ -468,7 +480,7 @@ def monte_carlo_kl(p: Mixture, q: Mixture, n: int, rng: np.random.Generator) -> 
     return float((p.log_prob(x) - q.log_prob(x)).mean())
 
 
-class KLFit(Demo):
+class KLFit(_ChapterDemo):
     """One Gaussian ``q`` fitted to the two-peaked ``TWIN_PEAKS`` twice, side by side, by
     gradient descent: on the forward ``KL(p || q)`` (left) and on the reverse ``KL(q || p)``
     (right). Both fits start from the same Gaussian, a little right of the middle.
@@ -547,8 +559,8 @@ class KLFit(Demo):
                             row=1, col=col, **data[2 * col - 1])
         fig.update_xaxes(range=[-5, 5], title="x")
         fig.update_yaxes(range=[0, 0.9], title="density", row=1, col=1)
-        fig.update_layout(height=380, margin=dict(l=50, r=20, t=70, b=50),
-                          legend=dict(orientation="h", y=1.2))
+        fig.update_layout(height=400, margin=dict(l=50, r=20, t=95, b=50),
+                          legend=dict(orientation="h", y=1.28))
         return fig
 
     def frame(self):
@@ -610,12 +622,15 @@ def temperature_figure(p=NEXT_WORD_P, labels=NEXT_WORDS, temperatures=None) -> g
         title=dict(text=title(temperatures[start]), font=dict(size=15)),
         height=430, margin=dict(l=50, r=30, t=60, b=130),
         yaxis=dict(range=[0, 1], title="probability"), xaxis_title="next word",
-        sliders=[dict(active=start, steps=steps, x=0.08, len=0.84, y=-0.22, yanchor="top",
+        sliders=[dict(active=start, steps=steps, x=0.17, len=0.66, y=-0.22, yanchor="top",
                       currentvalue=dict(prefix="temperature T = ", visible=True))],
-        annotations=[dict(text="◀ conservative", x=0.0, y=-0.42, xref="paper", yref="paper",
-                          showarrow=False, xanchor="left", font=dict(color=COLORS[0])),
-                     dict(text="random ▶", x=1.0, y=-0.42, xref="paper", yref="paper",
-                          showarrow=False, xanchor="right", font=dict(color=COLORS[3]))],
+        # the ends of the slider, labelled at the height of its rail
+        annotations=[dict(text="◀ conservative", x=0.165, y=-0.47, xref="paper", yref="paper",
+                          showarrow=False, xanchor="right", yanchor="middle",
+                          font=dict(color=COLORS[0], size=13)),
+                     dict(text="random ▶", x=0.835, y=-0.47, xref="paper", yref="paper",
+                          showarrow=False, xanchor="left", yanchor="middle",
+                          font=dict(color=COLORS[3], size=13))],
     )
     return fig
 

@@ -310,3 +310,9 @@ def test_temperature_widget_redraws():
     assert max(fig.data[0].y) > 0.9 and "entropy" in fig.layout.title.text
     slider.value = 10.0
     assert max(fig.data[0].y) < 0.2
+
+
+def test_recorded_controls_leave_room_for_the_buttons():
+    rec = P.KLFit().record(steps=20, frames=5)
+    assert rec.figure.layout.sliders[0].x >= 0.3
+    assert len(rec.figure.frames) == 6
