@@ -321,7 +321,7 @@ def contour_trace(surface: Surface, n: int = 80, showscale: bool = False) -> go.
                       line=dict(width=0.5), name="loss" + (" (log10)" if surface.log_levels else ""))
 
 
-# --------------------------------------------------------------------------- tables and colours
+# --------------------------------------------------------------------------- tables
 def html_table(header: list, rows: list, caption: str = ""):
     """A small HTML table for a notebook and the website (Markdown tables in cell outputs are
     not rendered by the book's CommonMark output parser)."""
@@ -333,14 +333,6 @@ def html_table(header: list, rows: list, caption: str = ""):
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     return HTML(f'<table class="table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
-
-
-def _coloured(fig: go.Figure, colours: dict) -> go.Figure:
-    """Give each named line of ``fig`` its colour from ``colours`` (name -> colour)."""
-    for trace in fig.data:
-        if trace.name in colours:
-            trace.line.color = colours[trace.name]
-    return fig
 
 
 # --------------------------------------------------------------------------- the race
@@ -364,8 +356,8 @@ class OptimizerRace(Demo):
         Slider("adaptive_lr", 1e-3, 1.0, 0.1, log=True, label="learning rate (RMSProp, Adam)",
                restart=True),
     )
-    curves = ()          # the figure draws every loss curve itself
-    target = 1e-3   # a rule "arrives" at the first step its loss falls below this
+    curves = ()          # the figure draws every loss curve itself: no separate metric curve
+    target = 1e-3        # a rule "arrives" at the first step its loss falls below this
 
     def build(self):
         hp = self.hp
@@ -428,10 +420,6 @@ class OptimizerRace(Demo):
                                       yanchor="bottom"))
         return fig
 
-    def metric_figure(self):
-        """The losses below the race, in the same colours as the paths."""
-        return _coloured(super().metric_figure(), dict(zip(RULES, COLORS)))
-
     def frame(self):
         """The contour never changes (None); then one path per rule; then one loss curve each."""
         paths, curves = [], []
@@ -487,8 +475,7 @@ class SGDvsAdam(Demo):
         Slider("adam_lr", 1e-4, 0.3, 0.01, log=True, label="learning rate (Adam)"),
         Slider("batch_size", 1, 256, 32, integer=True, label="batch size"),
     )
-    curves = ("SGD loss", "Adam loss")
-    log_curves = True
+    curves = ()          # the figure draws both loss curves itself
     hidden = (32, 32)    # widths of the two tanh hidden layers
     n_points = 400       # dataset size, 30% of it held out for testing
     grid = 50            # the heatmaps are grid x grid probabilities
@@ -569,10 +556,6 @@ class SGDvsAdam(Demo):
                           legend=dict(x=0.99, xanchor="right", y=0.98, yanchor="top",
                                       bgcolor="rgba(255,255,255,0.7)"))
         return fig
-
-    def metric_figure(self):
-        """The two training losses, in the same colours as in the figure."""
-        return _coloured(super().metric_figure(), {"SGD loss": COLORS[1], "Adam loss": COLORS[2]})
 
     def frame(self):
         """Both heatmaps; the training points never change (None); both loss curves."""

@@ -234,3 +234,17 @@ def test_live_view_race_divergence_pauses_with_message_and_reset_recovers():
         view.controls["lr"].value = 1e-3
         assert not view.demo.diverged
     asyncio.run(scenario())
+
+
+def test_html_table_escapes_and_keeps_rows():
+    html = optim.html_table(["a", "b<c"], [[1, "x & y"], [None, 2]], caption="cap").data
+    assert html.count("<tr>") == 3 and "b&lt;c" in html and "x &amp; y" in html
+    assert "<caption>cap</caption>" in html
+
+
+def test_demos_draw_their_own_loss_curves():
+    race = optim.OptimizerRace(surface="bowl")
+    race.step(3)
+    assert race.curves == () and not race.metric_figure().data
+    rec = race.record(steps=6, frames=2)
+    assert "Adam" in rec.final and rec.figure.frames

@@ -1,0 +1,81 @@
+"""Figures of the gradient-descent chapter, measured (run by `make bench`; nothing asserted).
+
+1. The optimizer race: steps until each optimizer's loss falls below 1e-3, per surface,
+   with optim.RACE_SETTINGS (the table of section 5), and race steps per second.
+2. Backpropagation: our scalar engine (genmech.autograd) against torch.autograd, forward
+   and backward of the same MLP on the same batch (section 6).
+3. SGD against Adam on a network (section 7): loss and accuracy after 300 steps on each
+   dataset, and the wall time of a step.
+
+Timings depend on the machine and on whatever else runs on it: read them as rough.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from genmech import autograd, optim
+
+
+def race() -> None:
+    print("optimizer race: first step with loss < 1e-3 (max 2000 steps; '-': not reached)")
+    start = time.perf_counter()
+    table = optim.race_table(max_steps=2000, target=1e-3)
+    seconds = time.perf_counter() - start
+    print(f"  {'surface':<12}" + "".join(f"{r:>10}" for r in optim.RULES))
+    for surface, arrived in table.items():
+        cells = "".join(f"{(str(v) if v is not None else '-'):>10}" for v in arrived.values())
+        print(f"  {surface:<12}{cells}")
+    print(f"  race_table took {seconds:.1f} s")
+    r = optim.OptimizerRace(surface="valley")
+    start = time.perf_counter()
+    r.step(500)
+    print(f"  race steps per second (4 optimizers each): {500 / (time.perf_counter() - start):.0f}")
+
+
+def backprop(batch: int = 32, sizes=(2, 16, 16, 1)) -> None:
+    print(f"\nbackprop: forward + backward of an MLP {list(sizes)} on a batch of {batch}")
+    net = autograd.MLP(list(sizes), seed=0)
+    pts = np.random.default_rng(0).uniform(-1, 1, (batch, sizes[0])).tolist()
+    start = time.perf_counter()
+    loss = sum((net(p)[0] ** 2 for p in pts), autograd.Value(0.0)) / batch
+    loss.backward()
+    ours = time.perf_counter() - start
+    nodes = len(autograd.topological_order(loss))
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [torch.nn.Linear(a, b)] + ([torch.nn.Tanh()] if i < len(sizes) - 2 else [])
+    model = torch.nn.Sequential(*layers)
+    x = torch.tensor(pts)
+    reps = 200
+    start = time.perf_counter()
+    for _ in range(reps):
+        model.zero_grad()
+        (model(x) ** 2).mean().backward()
+    theirs = (time.perf_counter() - start) / reps
+    print(f"  genmech.autograd: {1e3 * ours:8.1f} ms  ({nodes} Values in the graph)")
+    print(f"  torch.autograd:   {1e3 * theirs:8.2f} ms  -> torch is {ours / theirs:.0f}x faster")
+
+
+def sgd_vs_adam(steps: int = 300) -> None:
+    print(f"\nSGD vs Adam: {steps} steps, batch 32, SGD lr 0.1, Adam lr 0.01")
+    print(f"  {'dataset':<10}{'SGD loss':>10}{'SGD acc':>9}{'Adam loss':>11}{'Adam acc':>10}{'ms/step':>9}")
+    for name in ("moons", "circles", "xor", "spirals"):
+        demo = optim.SGDvsAdam(dataset=name)
+        start = time.perf_counter()
+        m = demo.step(steps)
+        ms = 1e3 * (time.perf_counter() - start) / steps
+        print(f"  {name:<10}{m['SGD loss']:>10.4f}{m['SGD accuracy']:>9.1%}"
+              f"{m['Adam loss']:>11.4f}{m['Adam accuracy']:>10.1%}{ms:>9.2f}")
+    demo = optim.SGDvsAdam()
+    start = time.perf_counter()
+    demo.record(steps, frames=20)
+    print(f"  recording {steps} steps with 20 frames: {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    race()
+    backprop()
+    sgd_vs_adam()
