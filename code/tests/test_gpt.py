@@ -83,14 +83,14 @@ def corpus_demo():
 def test_gpt_demo_learns_and_the_figure_changes(corpus_demo):
     demo = corpus_demo
     first = demo.figure()
-    demo.step(150)
-    assert demo.metrics.last["valid loss"] < 2.6                      # below the bigram model
+    demo.step(300)
+    assert demo.metrics.last["valid loss"] < 2.5                      # below the bigram model (2.6)
     assert demo.metrics["train loss"][0] > 4.0                        # started near log(98)
     new = demo.frame()
     assert new[0]["text"] != [first.data[0].text[0]]                  # a new sample
     assert not np.allclose(new[1]["z"], first.data[1].z)              # new attention
     demo.set(lr=1e-3)                                                 # applied live
-    assert demo.steps == 150 and demo.opt.param_groups[0]["lr"] == 1e-3
+    assert demo.steps == 300 and demo.opt.param_groups[0]["lr"] == 1e-3
 
 
 def test_gpt_demo_reports_divergence():
