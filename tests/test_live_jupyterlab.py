@@ -73,9 +73,9 @@ def test_demo_trains_live_in_jupyterlab(browser, lab):
         page.goto(f"{lab}/lab/tree/live.ipynb")
         page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')",
                                timeout=60000)
-        page.wait_for_function(KERNEL_IDLE, timeout=90000)      # the kernel has started
+        page.wait_for_function(KERNEL_IDLE, timeout=180000)      # the kernel has started
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_selector(".js-plotly-plot", timeout=90000)       # the live figure
+        page.wait_for_selector(".js-plotly-plot", timeout=180000)       # the live figure
         play = page.get_by_role("button", name="Play")
         play.wait_for(timeout=30000)
         text, before = status_step(page)
@@ -100,7 +100,7 @@ def test_demo_trains_live_in_jupyterlab(browser, lab):
             let text = '';
             const future = k.requestExecute({code: "print('kernel answers at step', race.steps)"});
             future.onIOPub = msg => { if (msg.header.msg_type === 'stream') text += msg.content.text; };
-            await future.done;
+            await Promise.race([future.done, new Promise(r => setTimeout(r, 60000))]);
             return text; }""")
         assert "kernel answers at step" in answer and int(answer.split()[-1]) > 0
         page.get_by_role("button", name="Pause").click()

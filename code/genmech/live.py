@@ -28,6 +28,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from .livefigure import LiveFigure
 from .plotting import compact, line_figure
 
 DIVERGED = ("Diverged — {name} became {value} at step {step}. "
@@ -360,21 +361,6 @@ class Recording:
 
 
 # --------------------------------------------------------------------------- the live UI
-def _plain(obj):
-    """Arrays as plain lists, for updates of a FigureWidget: plotly 7's widget shows an
-    *update* that arrives as a float numpy array as an empty trace (seen in JupyterLab 4.6;
-    the initial figure is fine)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, (np.ndarray, torch.Tensor)):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 _ACTIVE: dict = {}   # one running view per notebook cell: re-running a cell stops the old one
 
 
@@ -407,12 +393,13 @@ class LiveView:
             old.pause()
         _ACTIVE[self.key] = self
 
-        self.fig = go.FigureWidget(demo.figure())
-        self.curve = go.FigureWidget(demo.metric_figure())
-        if self.fig.layout.width is None:     # leave room for the curve beside it
-            self.fig.layout.width = 640
-        self.curve.layout.width = 400
-        self.curve.layout.height = self.fig.layout.height or 450
+        main = demo.figure()
+        if main.layout.width is None:         # leave room for the curve beside it
+            main.layout.width = 640
+        self.fig = LiveFigure(main)
+        curve = demo.metric_figure()
+        curve.update_layout(width=400, height=main.layout.height or 450)
+        self.curve = LiveFigure(curve)
         self.buttons = {}
         for name, icon, action in (("Play", "play", self.play), ("Pause", "pause", self.pause),
                                    ("Step", "step-forward", self.step_once),
@@ -509,21 +496,15 @@ class LiveView:
         self._update_status()
 
     def draw(self) -> None:
-        with self.fig.batch_update():
-            for trace, data in zip(self.fig.data, self.demo.frame()):
-                if data is not None:
-                    trace.update(_plain(data))
+        self.fig.update_traces(self.demo.frame())
         series = self.demo.metrics.series
         names = [n for n in (series if self.demo.curves is None else self.demo.curves) if n in series]
         if [t.name for t in self.curve.data] != names:
-            self.curve.data = []
-            for name in names:
-                self.curve.add_scatter(x=list(series[name].steps), y=list(series[name].values),
-                                       mode="lines", name=name)
+            curve = self.demo.metric_figure()
+            curve.update_layout(width=self.curve.layout.width, height=self.curve.layout.height)
+            self.curve.set_figure(curve)
         else:
-            with self.curve.batch_update():
-                for trace, name in zip(self.curve.data, names):
-                    trace.update(x=list(series[name].steps), y=list(series[name].values))
+            self.curve.update_traces([dict(x=series[n].steps, y=series[n].values) for n in names])
         self.frames_drawn += 1
         self._update_status()
 

@@ -1,0 +1,152 @@
+"""A plotly figure that a live kernel redraws in place: the view half of a live demo.
+
+Why not plotly's own ``FigureWidget``? In plotly 7 it opens its widget before setting the
+figure's data, then sends the data as a separate update that its JavaScript ignores if
+the view has already rendered; in JupyterLab 4 that race leaves the figure blank about
+half of the time (seen on this stack, more often on a busy machine). :class:`LiveFigure`
+sends the whole figure in the widget's initial state, then sends each redraw as one
+message holding only the traces that changed; the browser merges them and calls
+``Plotly.react``. plotly.js itself comes from the installed plotly package, once per
+page, on request: no CDN.
+
+The Python side keeps a ``go.Figure`` (``.data``, ``.layout``), so code and tests read
+the current state exactly as they would read a figure.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+import torch
+import traitlets
+
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+_ESM = r"""
+function loadPlotly(model) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__genmechPlotly) {
+    window.__genmechPlotly = new Promise((resolve) => {
+      const onMessage = (msg) => {
+        if (!msg || msg.type !== "plotly-js") return;
+        model.off("msg:custom", onMessage);
+        const amd = window.define;          // plotly.js is UMD: make it set window.Plotly
+        window.define = undefined;
+        const script = document.createElement("script");
+        script.textContent = msg.source;
+        document.head.appendChild(script);
+        window.define = amd;
+        resolve(window.Plotly);
+      };
+      model.on("msg:custom", onMessage);
+      model.send({ type: "need-plotly" });
+    });
+  }
+  return window.__genmechPlotly;
+}
+
+export default {
+  async render({ model, el }) {
+    const div = document.createElement("div");
+    div.className = "genmech-live-figure";
+    el.appendChild(div);
+    const Plotly = await loadPlotly(model);
+    const config = { displaylogo: false, responsive: true };
+    let fig = JSON.parse(JSON.stringify(model.get("figure")));
+    await Plotly.newPlot(div, fig.data, fig.layout, config);
+    const onFrame = (msg) => {
+      if (!msg || msg.type !== "frame") return;
+      msg.data.forEach((update, i) => {
+        if (update && fig.data[i]) Object.assign(fig.data[i], update);
+      });
+      Plotly.react(div, fig.data, fig.layout, config);
+    };
+    const onFigure = () => {
+      fig = JSON.parse(JSON.stringify(model.get("figure")));
+      Plotly.react(div, fig.data, fig.layout, config);
+    };
+    model.on("msg:custom", onFrame);
+    model.on("change:figure", onFigure);
+    return () => { model.off("msg:custom", onFrame); model.off("change:figure", onFigure); };
+  },
+};
+"""
+
+
+def plain(obj):
+    """JSON-ready data: arrays and tensors become lists, numpy scalars become numbers."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _figure_json(fig: go.Figure) -> dict:
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+class LiveFigure(anywidget.AnyWidget):
+    """A figure widget for live demos: ``update_traces`` redraws only what changed."""
+
+    _esm = _ESM
+    figure = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, fig: go.Figure, **kwargs):
+        fig = go.Figure(fig)
+        super().__init__(figure=_figure_json(fig), **kwargs)
+        self._fig = fig
+        self.frames_sent = 0
+        self.on_msg(self._answer)
+
+    # -- read the current state like a go.Figure
+    @property
+    def data(self):
+        return self._fig.data
+
+    @property
+    def layout(self):
+        return self._fig.layout
+
+    # -- redraw
+    def update_traces(self, updates: list) -> None:
+        """Apply one dict of changed properties per trace (``None``: unchanged) and send them."""
+        if len(updates) > len(self._fig.data):
+            raise ValueError(f"{len(updates)} trace updates for a figure of {len(self._fig.data)} traces")
+        sent = []
+        for trace, update in zip(self._fig.data, updates):
+            if update is None:
+                sent.append(None)
+                continue
+            update = plain(update)
+            trace.update(update)
+            sent.append(update)
+        self.send({"type": "frame", "data": sent})
+        self.frames_sent += 1
+
+    def set_figure(self, fig: go.Figure) -> None:
+        """Replace the whole figure (new traces, new layout)."""
+        self._fig = go.Figure(fig)
+        self.figure = _figure_json(self._fig)
+
+    @contextlib.contextmanager
+    def batch_update(self):
+        """Change ``.data`` / ``.layout`` freely inside; the whole figure is sent at the end."""
+        yield self
+        self.figure = _figure_json(self._fig)
+
+    def _answer(self, widget, content, buffers):
+        if isinstance(content, dict) and content.get("type") == "need-plotly":
+            self.send({"type": "plotly-js", "source": PLOTLY_JS.read_text(encoding="utf-8")})
