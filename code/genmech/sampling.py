@@ -207,7 +207,9 @@ class GenerationExplorer:
         """ipywidgets: prompt, three sliders with 'conservative' / 'random' ends, buttons."""
         import ipywidgets as w
 
-        fig = go.FigureWidget(self.figure())
+        from .livefigure import LiveFigure    # redraws reliably in JupyterLab (see its docstring)
+
+        fig = LiveFigure(self.figure())
         text = w.HTML()
         prompt = w.Text(value=self.text, description="prompt", continuous_update=False,
                         layout=w.Layout(width="60%"))
@@ -223,11 +225,7 @@ class GenerationExplorer:
         status = w.HTML()
 
         def redraw():
-            new = self.figure()
-            with fig.batch_update():
-                for trace, data in zip(fig.data, new.data):
-                    trace.update(x=data.x, y=data.y)
-                fig.layout.title.text = new.layout.title.text
+            fig.set_figure(self.figure())             # bars, labels and title all change
             text.value = ("<pre style='white-space:pre-wrap'>" + html.escape(self.text) + "</pre>")
 
         def on_change(change, name):
@@ -249,6 +247,7 @@ class GenerationExplorer:
             b.on_click(lambda _b, act=action: (act(), redraw()))
             row.append(b)
         self.buttons = dict(zip(buttons, row))
+        self.live_figure = fig
         redraw()
         lines = [w.HBox([w.Label("conservative"), s, w.Label("random")]) for s in sliders.values()]
         return w.VBox([prompt, *lines, w.HBox(row), status, fig, text])

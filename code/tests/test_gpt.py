@@ -183,8 +183,10 @@ def test_generation_explorer_headless_and_widget():
     assert len(fig.frames) == 8 and fig.layout.sliders[0].currentvalue.prefix == "temperature "
     assert not np.allclose(fig.frames[0].data[0].y, fig.frames[-1].data[0].y)
     box = ex.widget()
+    before = list(ex.live_figure.data[1].y)
     ex.buttons["Step"].click()
     assert len(ex.text) == 14
+    assert list(ex.live_figure.data[1].y) != before                 # the bars were redrawn
     ex.buttons["Generate 100"].click()
     assert len(ex.text) == 114
     assert "conservative" in box.children[1].children[0].value and "random" in box.children[1].children[2].value
