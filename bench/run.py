@@ -48,7 +48,7 @@ def main() -> int:
         print(f"{str(nb.relative_to(ROOT / 'book')):<60} {seconds:8.1f}  {flag}", flush=True)
     print(f"{'all sections':<60} {total:8.1f}  ({len(notebooks)} sections, {len(over)} over budget)")
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
-        if only and not any(o in script.name for o in only):
+        if only and not any(o.replace("-", "_").strip("/").split("/")[-1] in script.name for o in only):
             continue
         print(f"\n== {script.name}", flush=True)
         subprocess.run([sys.executable, str(script)], check=False, cwd=ROOT)

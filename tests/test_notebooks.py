@@ -1,0 +1,31 @@
+"""The committed notebooks themselves: what nbval checks must be there to be checked."""
+import json
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 30
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "book")))
+def test_outputs_only_in_checked_cells_and_every_checked_cell_has_them(path):
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb.get("metadata", {}), "saved widget state"
+    checked = 0
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "nbval-check-output" in tags:
+            checked += 1
+            # without a stored output (and execution count) nbval would compare nothing
+            assert cell.get("outputs"), f"cell {i} is checked but stores no output"
+            assert cell.get("execution_count"), f"cell {i} stores no execution count"
+        else:
+            assert not cell.get("outputs"), f"cell {i} stores outputs but is not checked"
+    assert checked >= 1, "a section checks at least one result"
