@@ -637,22 +637,31 @@ def temperature_figure(p=NEXT_WORD_P, labels=NEXT_WORDS, temperatures=None) -> g
 
 def temperature_widget(p=NEXT_WORD_P, labels=NEXT_WORDS):
     """The same picture driven by an ipywidgets slider, for a live kernel: a continuous,
-    logarithmic temperature and a sample of ten words drawn at that temperature."""
+    logarithmic temperature and a sample of ten words drawn at that temperature. The figure
+    is a :class:`genmech.livefigure.LiveFigure`, which redraws reliably in JupyterLab."""
     import ipywidgets as w
 
-    fig = go.FigureWidget(temperature_figure(p, labels))
-    fig.layout.sliders, fig.layout.annotations = [], []
-    fig.update_layout(margin=dict(b=50), height=380)
+    from .livefigure import LiveFigure
+
+    p = _probabilities(p)
+
+    def figure(t: float) -> go.Figure:
+        q = with_temperature(p, t)
+        fig = go.Figure(go.Bar(x=list(labels), y=compact(q), marker_color=COLORS[0]))
+        fig.update_layout(title=f"T = {t:.2f}: entropy {entropy(q):.2f} nats", height=380,
+                          yaxis=dict(range=[0, 1], title="probability"), xaxis_title="next word",
+                          margin=dict(l=50, r=30, t=60, b=50))
+        return fig
+
+    fig = LiveFigure(figure(1.0))
     slider = w.FloatLogSlider(value=1.0, min=-1, max=1, step=0.01, description="temperature",
                               readout_format=".2f", style={"description_width": "initial"})
     text = w.HTML()
     rng = np.random.default_rng(0)
 
     def redraw(change=None):
-        q = with_temperature(p, slider.value)
-        fig.data[0].y = q
-        fig.layout.title.text = f"T = {slider.value:.2f}: entropy {entropy(q):.2f} nats"
-        words = rng.choice(list(labels), size=10, p=q)
+        fig.set_figure(figure(slider.value))
+        words = rng.choice(list(labels), size=10, p=with_temperature(p, slider.value))
         text.value = "ten samples: <i>" + ", ".join(words) + "</i>"
 
     slider.observe(redraw, names="value")
