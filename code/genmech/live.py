@@ -321,7 +321,7 @@ def animate(final: go.Figure, snapshots: list, duration: int = 120) -> go.Figure
         updatemenus=[dict(type="buttons", direction="left", x=0, y=y, xanchor="left",
                           yanchor="top", pad=dict(t=0, r=10), showactive=False,
                           buttons=[play, pause])],
-        sliders=[dict(active=len(snapshots) - 1, x=0.22, len=0.78, y=y, yanchor="top",
+        sliders=[dict(active=len(snapshots) - 1, x=0.3, len=0.7, y=y, yanchor="top",
                       pad=dict(t=0, b=0), currentvalue=dict(prefix="step ", visible=True),
                       steps=slider_steps)],
     )
