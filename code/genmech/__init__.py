@@ -9,10 +9,17 @@ live-or-recorded demo framework they all use. Importing the package
   on two). Set ``GENMECH_THREADS`` to change it, e.g. for a larger model or a GPU.
 """
 import os
+import sys
 
-import torch
+# Displaying a plotly figure imports nbformat, whose jsonschema builds the grammar of the
+# optional rfc3987-syntax package on import: 3.4 of the 6.8 s that `import genmech` took,
+# in every notebook, for an IRI format check the book never uses. Skip that one check.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)
 
-from .plotting import use_book_renderer
+import torch  # noqa: E402
+
+from .plotting import use_book_renderer  # noqa: E402
 
 use_book_renderer()
 torch.set_num_threads(int(os.environ.get("GENMECH_THREADS", "1")))
