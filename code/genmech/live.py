@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 import torch
 
 from .livefigure import LiveFigure
-from .plotting import compact, line_figure
+from .plotting import COLORS, compact, line_figure
 
 DIVERGED = ("Diverged — {name} became {value} at step {step}. "
             "Try a smaller learning rate, then press Reset.")
@@ -134,7 +134,8 @@ class MetricHistory:
         fig = go.Figure()
         for i, name in enumerate(names):
             s = self.series[name]
-            fig.add_scatter(x=compact(s.steps), y=compact(s.values), mode="lines", name=name)
+            fig.add_scatter(x=compact(s.steps), y=compact(s.values), mode="lines", name=name,
+                            line=dict(color=COLORS[i % len(COLORS)]))
         fig.update_layout(height=height, margin=dict(l=50, r=20, t=30, b=40),
                           xaxis_title="step", legend=dict(orientation="h", y=1.12))
         if log_y:
