@@ -525,7 +525,7 @@ def _digit_image(model, z) -> np.ndarray:
 def explorer(model: VAE, x, labels, path=None):
     """Move a point z through the 2D latent space and watch the decoded digit change.
 
-    In a live kernel: two sliders (z₁, z₂) drive a plotly FigureWidget. While the book is
+    In a live kernel: two sliders (z₁, z₂) drive a live figure. While the book is
     built (``GENMECH_MODE=record``): a plotly figure whose slider and Play button move z
     along ``path`` (default: a circle of radius 1.5).
     """
@@ -558,13 +558,15 @@ def explorer_recording(model, codes, labels, path) -> go.Figure:
 
 
 class ExplorerWidget:
-    """The live explorer: sliders for z₁ and z₂ beside a FigureWidget (tests set the sliders)."""
+    """The live explorer: sliders for z₁ and z₂ beside a live figure (tests set the sliders)."""
 
     def __init__(self, model, codes, labels):
         import ipywidgets as w
 
         self.model = model
-        self.fig = go.FigureWidget(_explorer_figure(codes, labels, (0.0, 0.0), _digit_image(model, (0, 0))))
+        from .livefigure import LiveFigure    # redraws reliably in JupyterLab (see its docstring)
+
+        self.fig = LiveFigure(_explorer_figure(codes, labels, (0.0, 0.0), _digit_image(model, (0, 0))))
         self.sliders = [w.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description=name)
                         for name in ("z₁", "z₂")]
         for s in self.sliders:
@@ -573,6 +575,5 @@ class ExplorerWidget:
 
     def draw(self):
         z = (self.sliders[0].value, self.sliders[1].value)
-        with self.fig.batch_update():
-            self.fig.data[10].update(x=[z[0]], y=[z[1]])
-            self.fig.data[11].update(z=_digit_image(self.model, z))
+        self.fig.update_traces([None] * 10 + [dict(x=[z[0]], y=[z[1]]),
+                                              dict(z=_digit_image(self.model, z))])
