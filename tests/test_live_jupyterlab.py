@@ -104,7 +104,9 @@ def test_demo_trains_live_in_jupyterlab(browser, lab):
             return text; }""")
         assert "kernel answers at step" in answer and int(answer.split()[-1]) > 0
         page.get_by_role("button", name="Pause").click()
-        page.wait_for_timeout(500)
+        page.wait_for_function(
+            "() => /paused/.test(Array.from(document.querySelectorAll('.widget-html-content'))"
+            ".map(e => e.textContent).join(' '))", timeout=20000)
         _, paused = status_step(page)
         page.wait_for_timeout(1000)
         _, later = status_step(page)

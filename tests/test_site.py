@@ -20,6 +20,10 @@ def toc_pages():
         for e in entries or []:
             if "file" in e:
                 pages.append(e["file"])
+            if "glob" in e:              # sections listed by pattern, e.g. book/gans/[0-9]*
+                found = sorted(p for p in ROOT.glob(e["glob"]) if p.suffix in (".ipynb", ".md"))
+                assert found, f"the glob {e['glob']} in _toc.yml matches no page"
+                pages.extend(str(p.relative_to(ROOT).with_suffix("")) for p in found)
             walk(e.get("sections"))
             walk(e.get("chapters"))
 
@@ -29,6 +33,12 @@ def toc_pages():
 
 
 PAGES = toc_pages()
+
+
+def test_every_chapter_section_is_in_the_table_of_contents():
+    notebooks = {str(p.relative_to(ROOT).with_suffix("")) for p in (ROOT / "book").rglob("*.ipynb")
+                 if ".ipynb_checkpoints" not in p.parts}
+    assert notebooks <= set(PAGES), sorted(notebooks - set(PAGES))
 
 
 def html(page):

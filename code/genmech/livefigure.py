@@ -60,12 +60,15 @@ export default {
     const config = { displaylogo: false, responsive: true };
     let fig = JSON.parse(JSON.stringify(model.get("figure")));
     await Plotly.newPlot(div, fig.data, fig.layout, config);
-    const onFrame = (msg) => {
+    model.send({ type: "drawn" });            // ready for the next frame
+    const onFrame = async (msg) => {
       if (!msg || msg.type !== "frame") return;
-      msg.data.forEach((update, i) => {
-        if (update && fig.data[i]) Object.assign(fig.data[i], update);
-      });
-      Plotly.react(div, fig.data, fig.layout, config);
+      // changed traces become new objects, unchanged ones keep theirs: react redraws less
+      fig.data = fig.data.map((trace, i) => (msg.data[i] ? { ...trace, ...msg.data[i] } : trace));
+      await Plotly.react(div, fig.data, fig.layout, config);
+      // back-pressure: Python sends the next frame only after this one is drawn, and a
+      // short pause keeps the page free for the reader's clicks between frames
+      setTimeout(() => model.send({ type: "drawn" }), 30);
     };
     const onFigure = () => {
       fig = JSON.parse(JSON.stringify(model.get("figure")));
@@ -108,12 +111,15 @@ class LiveFigure(anywidget.AnyWidget):
         fig = go.Figure(fig)
         super().__init__(figure=_figure_json(fig), **kwargs)
         self._fig = fig
+        self._waiting: dict[int, dict] = {}   # trace index -> latest update not yet sent
+        self._in_flight = False               # a frame was sent and not yet drawn
         self.frames_sent = 0
         self.on_msg(self._answer)
 
     # -- read the current state like a go.Figure
     @property
     def data(self):
+        self._apply_to_python_figure()
         return self._fig.data
 
     @property
@@ -122,22 +128,37 @@ class LiveFigure(anywidget.AnyWidget):
 
     # -- redraw
     def update_traces(self, updates: list) -> None:
-        """Apply one dict of changed properties per trace (``None``: unchanged) and send them."""
+        """Redraw with one dict of changed properties per trace (``None``: unchanged).
+
+        Frames are sent one at a time: the next goes when the browser has drawn the last
+        one, carrying the newest data of every trace changed meanwhile. A fast training
+        loop therefore never floods the browser (which would delay the reader's clicks).
+        """
         if len(updates) > len(self._fig.data):
             raise ValueError(f"{len(updates)} trace updates for a figure of {len(self._fig.data)} traces")
-        sent = []
-        for trace, update in zip(self._fig.data, updates):
-            if update is None:
-                sent.append(None)
-                continue
-            update = plain(update)
-            trace.update(update)
-            sent.append(update)
-        self.send({"type": "frame", "data": sent})
+        for i, update in enumerate(updates):
+            if update is not None:
+                self._waiting.setdefault(i, {}).update(plain(update))
+        if not self._in_flight:
+            self._send_waiting()
+
+    def _send_waiting(self) -> None:
+        if not self._waiting:
+            return
+        frame = [self._waiting.get(i) for i in range(len(self._fig.data))]
+        self._apply_to_python_figure()
+        self._waiting = {}
+        self._in_flight = True
+        self.send({"type": "frame", "data": frame})
         self.frames_sent += 1
+
+    def _apply_to_python_figure(self) -> None:
+        for i, update in self._waiting.items():
+            self._fig.data[i].update(update)
 
     def set_figure(self, fig: go.Figure) -> None:
         """Replace the whole figure (new traces, new layout)."""
+        self._waiting = {}
         self._fig = go.Figure(fig)
         self.figure = _figure_json(self._fig)
 
@@ -148,5 +169,9 @@ class LiveFigure(anywidget.AnyWidget):
         self.figure = _figure_json(self._fig)
 
     def _answer(self, widget, content, buffers):
-        if isinstance(content, dict) and content.get("type") == "need-plotly":
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "need-plotly":
             self.send({"type": "plotly-js", "source": PLOTLY_JS.read_text(encoding="utf-8")})
+        elif kind == "drawn":
+            self._in_flight = False
+            self._send_waiting()
