@@ -65,7 +65,7 @@ def test_page_renders_every_figure_and_formula_in_the_browser(browser, page):
         assert report.drawn == report.expected, f"{report.drawn}/{report.expected} figures drawn"
         assert not [e for e in report.errors if "theme mode" not in e], report.errors
         if "\\(" in html(page) or "\\[" in html(page):
-            report.page.wait_for_selector("mjx-container", timeout=15000)
+            report.page.wait_for_selector("mjx-container", state="attached", timeout=15000)
     finally:
         report.page.close()
 
@@ -86,20 +86,33 @@ def test_recorded_animations_play(browser, page):
         n = page_.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div'))
                                .filter(d => d._transitionData && d._transitionData._frames.length > 1).length""")
         assert n >= 1
-        # Press the first Play button, as a reader would, and count the frames shown.
-        page_.evaluate("""() => {
-            const d = Array.from(document.querySelectorAll('.plotly-graph-div'))
-                .find(d => d._transitionData && d._transitionData._frames.length > 1);
+        # Press a Play button, as a reader would, and watch the frames go by; an animation
+        # driven by a slider only is moved to its first frame, as dragging the slider does.
+        has_play = page_.evaluate("""() => {
+            const all = Array.from(document.querySelectorAll('.plotly-graph-div'))
+                .filter(d => d._transitionData && d._transitionData._frames.length > 1);
+            const playable = all.find(d => Array.from(d.querySelectorAll('.updatemenu-button'))
+                .some(b => b.textContent.includes('Play')));
+            const d = playable || all[0];
             d.scrollIntoView(); window.__anim = d; window.__shown = [];
             d.on('plotly_animatingframe', e => window.__shown.push(e.name));
-            window.__before = JSON.stringify(d._fullData.map(t => Array.from(t.x || [])));
-            const play = Array.from(d.querySelectorAll('.updatemenu-button'))
-                .find(b => b.textContent.includes('Play'));
-            play.dispatchEvent(new MouseEvent('click', {bubbles: true})); }""")
-        page_.wait_for_function("() => window.__shown.length >= 5", timeout=15000)
-        page_.wait_for_function(
-            "() => JSON.stringify(window.__anim._fullData.map(t => Array.from(t.x || []))) != window.__before",
-            timeout=5000)
+            window.__sig = () => JSON.stringify(window.__anim._fullData.map(
+                t => [Array.from(t.x || []), Array.from(t.y || []), t.z ? String(t.z) : null]));
+            window.__before = window.__sig();
+            if (playable) {
+                Array.from(d.querySelectorAll('.updatemenu-button'))
+                    .find(b => b.textContent.includes('Play'))
+                    .dispatchEvent(new MouseEvent('click', {bubbles: true}));
+            } else {
+                const frames = d._transitionData._frames;
+                const active = (d.layout.sliders && d.layout.sliders[0].active) || 0;
+                const target = active === 0 ? frames[frames.length - 1] : frames[0];
+                Plotly.animate(d, [target.name], {frame: {duration: 0, redraw: true}, mode: 'immediate'});
+            }
+            return !!playable; }""")
+        if has_play:
+            page_.wait_for_function("() => window.__shown.length >= 5", timeout=15000)
+        page_.wait_for_function("() => window.__sig() != window.__before", timeout=10000)
     finally:
         page_.close()
 
