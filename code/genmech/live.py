@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 import torch
 
 from .livefigure import LiveFigure
-from .plotting import COLORS, compact, line_figure
+from .plotting import COLORS, compact
 
 DIVERGED = ("Diverged — {name} became {value} at step {step}. "
             "Try a smaller learning rate, then press Reset.")
@@ -488,8 +488,6 @@ class LiveView:
                     self.draw()
                     last = now
                 await asyncio.sleep(0)
-        except asyncio.CancelledError:
-            raise
         except Exception as err:  # show it rather than die silently in the background
             self.playing = False
             self.status.value = f"<span style='color:#D55E00'>Stopped: {type(err).__name__}: {err}</span>"
