@@ -12,16 +12,15 @@ The chapter *Generative adversarial networks* reads this module. It holds
   of a mixture the generator reaches);
 * :class:`GANConfig` and :class:`GAN`: a generator and a discriminator (multilayer
   perceptrons from :mod:`genmech.nn`) with their alternating updates;
-* :class:`GANLab`, the live 2D lab after GAN Lab (Kahng et al., 2019), with its widget
-  :class:`GANLabView` (Step D, Step G, Step both, slow motion, show code);
+* :class:`GANLab`, the live 2D lab after GAN Lab (Kahng et al., 2019): besides the
+  framework's controls it adds Step D and Step G (:meth:`GANLab.actions`), slow motion
+  (:meth:`GANLab.substeps`) and "Show code" (:meth:`GANLab.code`);
 * :func:`dirac_gan`, the one-parameter GAN of Mescheder et al. (2018) that shows why
   gradient play oscillates;
 * :class:`DigitsGAN`, a fully connected GAN that draws scikit-learn's 8 x 8 digits.
 """
 from __future__ import annotations
 
-import asyncio
-import html
 import math
 from dataclasses import dataclass
 
@@ -33,7 +32,7 @@ from plotly.subplots import make_subplots
 
 from . import data as gdata
 from . import digits as gdigits
-from .live import Choice, Demo, LiveView, Slider
+from .live import Choice, Demo, Slider
 from .nn import mlp
 from .plotting import COLORS, compact
 
@@ -396,6 +395,9 @@ def _segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndar
     return xs, ys
 
 
+LAB_CURVES = ("d_loss", "g_loss", "js", "modes")   # the lab's metric panels, in trace order
+
+
 class GANLab(Demo):
     """A GAN learning a 2D distribution, every part of it drawn.
 
@@ -464,17 +466,30 @@ class GANLab(Demo):
             metrics.update(self.measure())
         return metrics
 
-    def update_d(self) -> None:
+    def update_d(self) -> dict:
         """One discriminator update alone (the lab's "Step D")."""
-        self.gan.update_d()
+        loss = self.gan.update_d()
         self.d_updates += 1
         self.last_update = f"D update #{self.d_updates}: the heatmap moved, the samples did not"
+        return {"d_loss": loss}
 
-    def update_g(self) -> None:
+    def update_g(self) -> dict:
         """One generator update alone (the lab's "Step G")."""
-        self.gan.update_g()
+        loss = self.gan.update_g()
         self.g_updates += 1
         self.last_update = f"G update #{self.g_updates}: the samples moved along the arrows"
+        return {"g_loss": loss}
+
+    def actions(self) -> dict:
+        """Step D and Step G: one update of one network (counted and checked by :meth:`act`)."""
+        return {"Step D": self.update_d, "Step G": self.update_g}
+
+    def substeps(self) -> list[str]:
+        """Slow motion: a round is ``d_steps`` D updates, then one G update."""
+        return ["Step D"] * self.cfg.d_steps + ["Step G"]
+
+    def note(self) -> str:
+        return f"last: {self.last_update}" if self.last_update else ""
 
     def measure(self) -> dict:
         """JS divergence on a grid, modes covered and high-quality fraction, from fixed noise."""
@@ -490,12 +505,10 @@ class GANLab(Demo):
         fig = make_subplots(rows=1, cols=3, subplot_titles=("losses", "JS divergence (grid)",
                                                             "modes covered"),
                             horizontal_spacing=0.08)
-        for i, name in enumerate(("d_loss", "g_loss", "js", "modes")):
-            s = self.metrics.series.get(name)
+        for i, (name, data) in enumerate(zip(LAB_CURVES, self.metric_frame())):
             col = {"d_loss": 1, "g_loss": 1, "js": 2, "modes": 3}[name]
-            fig.add_scatter(x=compact(s.steps if s else []), y=compact(s.values if s else []),
-                            mode="lines", name=name.replace("_", " "), row=1, col=col,
-                            line=dict(color=COLORS[i], width=2), showlegend=col == 1)
+            fig.add_scatter(mode="lines", name=name.replace("_", " "), row=1, col=col,
+                            line=dict(color=COLORS[i], width=2), showlegend=col == 1, **data)
         if self.centers is not None:
             fig.update_yaxes(range=[0, len(self.centers) + 0.5], row=1, col=3)
         fig.update_yaxes(range=[0, math.log(2) + 0.02], row=1, col=2)
@@ -503,6 +516,14 @@ class GANLab(Demo):
         fig.update_layout(height=260, margin=dict(l=40, r=10, t=40, b=40),
                           legend=dict(orientation="h", x=0, y=-0.35))
         return fig
+
+    def metric_frame(self) -> list[dict]:
+        """The four curves of :meth:`metric_figure`, in its trace order."""
+        out = []
+        for name in LAB_CURVES:
+            s = self.metrics.series.get(name)
+            out.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
+        return out
 
     def figure(self):
         x0, x1, y0, y1 = self.extent
@@ -571,18 +592,7 @@ class GANLab(Demo):
                     break
         return np.array(xs), np.array(ys)
 
-    # -- the reader's extras
-    def show(self, steps: int, frames: int = 25):
-        """Live: the lab's own widget (with Step D / Step G / slow motion / code); recorded:
-        a run of ``steps`` steps as an animation."""
-        from IPython.display import display
-
-        from .live import mode
-        if mode() == "record":
-            display(self.record(steps, frames))
-        else:
-            display(GANLabView(self).widget)
-
+    # -- the reader's extras (the framework's hooks)
     def code(self) -> str:
         """Standalone PyTorch code that trains the lab's current configuration."""
         c = self.cfg
@@ -617,79 +627,6 @@ for step in range(2000):
     g_loss = {g_loss}
     opt_g.zero_grad(); g_loss.backward(); opt_g.step()
 """
-
-
-class GANLabView(LiveView):
-    """The lab's widget: LiveView's Play / Pause / Step / Reset, plus Step D, Step G,
-    Step both, a slow-motion toggle (one update at a time, each one explained) and a
-    button that shows the PyTorch code of the current configuration."""
-
-    SLOW_DELAY = 0.6   # seconds between updates in slow motion
-
-    def __init__(self, demo: GANLab, key: str | None = None):
-        import ipywidgets as w
-
-        super().__init__(demo, key)
-        for name, action in (("Step D", self.step_d), ("Step G", self.step_g),
-                             ("Step both", self.step_both), ("Show code", self.toggle_code)):
-            b = w.Button(description=name, layout=w.Layout(width="100px"))
-            b.on_click(lambda _b, act=action: act())
-            self.buttons[name] = b
-        self.slow = w.ToggleButton(value=False, description="slow motion",
-                                   tooltip="Play one update at a time, D then G, explained")
-        self.code = w.HTML()
-        self.schedule: list = []
-        extra = w.HBox([self.buttons[n] for n in ("Step D", "Step G", "Step both", "Show code")]
-                       + [self.slow])
-        children = list(self.widget.children)
-        self.widget.children = children[:2] + [extra] + children[2:] + [self.code]
-
-    def step_d(self) -> None:
-        self.pause()
-        self.demo.update_d()
-        self.draw()
-
-    def step_g(self) -> None:
-        self.pause()
-        self.demo.update_g()
-        self.draw()
-
-    def step_both(self) -> None:
-        """One full round (``d_steps`` D updates and one G update), counted as a step."""
-        self.pause()
-        self.demo.step(1)
-        self.draw()
-
-    def toggle_code(self) -> None:
-        if self.code.value:
-            self.code.value = ""
-        else:
-            self.code.value = f"<pre style='font-size:12px'>{html.escape(self.demo.code())}</pre>"
-
-    def draw(self) -> None:
-        super().draw()
-        if self.code.value:                       # keep the shown code in step with the controls
-            self.code.value = f"<pre style='font-size:12px'>{html.escape(self.demo.code())}</pre>"
-
-    def _update_status(self) -> None:
-        super()._update_status()
-        if getattr(self.demo, "last_update", "") and not self.demo.diverged:
-            self.status.value += f" — last: {self.demo.last_update}"
-
-    async def _run(self) -> None:
-        if not self.slow.value:
-            return await super()._run()
-        # slow motion: one single update per tick, the D updates of a round, then its G update
-        try:
-            while self.playing and not self.demo.diverged:
-                if not self.schedule:
-                    self.schedule = ["D"] * self.demo.cfg.d_steps + ["G"]
-                kind = self.schedule.pop(0)
-                self.demo.update_d() if kind == "D" else self.demo.update_g()
-                self.draw()
-                await asyncio.sleep(self.SLOW_DELAY)
-        except asyncio.CancelledError:
-            raise
 
 
 # --------------------------------------------------------------------------- digits

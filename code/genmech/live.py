@@ -1,28 +1,41 @@
 """Live-or-recorded training demos: one object, three renderings.
 
-A :class:`Demo` owns a model, a training step, hyperparameters, metrics and a view. A
-chapter subclasses it and fills in four small methods (``build``, ``train_step``,
-``figure``, ``frame``); everything else is shared:
+A :class:`Demo` owns a model, one counted and checked training step, hyperparameters,
+metrics, its own random generators and a view. A chapter subclasses it and fills in
+four small methods (``build``, ``train_step``, ``figure``, ``frame``); everything else
+is shared:
 
-* **live** (JupyterLab, Binder): :class:`LiveView` shows Play / Pause / Step / Reset, a
-  speed control, one control per hyperparameter and a metric curve beside the figure.
-  Training runs in an asyncio task that yields to the kernel after every slice of
-  steps, so buttons and other cells stay responsive.
-* **recorded** (while the book is built, ``GENMECH_MODE=record``): the demo trains for a
-  fixed budget and returns a plain plotly figure with frames, a Play button and a
-  slider, so the static page animates a real run.
-* **headless** (tests, scripts): ``step``, ``set``, ``metrics`` and ``figure`` from code.
+* **live** (JupyterLab, Binder): ``demo.show(steps)`` first trains the run the page
+  describes (a progress bar shows it), so the cells below see the same trained model as
+  on the website; then :class:`LiveView` opens on it with Play / Pause / Step / Reset, a
+  speed control, one control per hyperparameter and the metric curves. Reset and Play
+  watch the run again from the start. Training runs in an asyncio task in slices of at
+  most ``Demo.slice_seconds``, so buttons and other cells stay responsive.
+* **recorded** (while the book is built, ``GENMECH_MODE=record``): the demo trains for
+  the same budget and returns a plain plotly figure with frames, a Play button and a
+  slider, so the static page animates the real run.
+* **headless** (tests, scripts): ``step``, ``act``, ``set``, ``metrics`` and ``figure``.
+
+Extension hooks a chapter may fill in (never a private method of the view):
+``actions()`` (extra buttons, each a counted and checked update), ``substeps()`` (the
+actions one step is made of: a "slow motion" toggle plays them one at a time),
+``code()`` (a "Show code" panel), ``note()`` (a line under the figure), ``check()``
+(what divergence means for this demo, beyond a non-finite number), ``metric_figure()``
+and ``metric_frame()`` (the curves beside the figure and what changed in them).
 
 No model is known here; the framework only knows "a step returns numbers".
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import html
 import math
 import os
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -33,6 +46,7 @@ from .plotting import COLORS, compact
 
 DIVERGED = ("Diverged — {name} became {value} at step {step}. "
             "Try a smaller learning rate, then press Reset.")
+ERROR_STYLE = "color:#D55E00"
 
 
 def mode() -> str:
@@ -65,7 +79,16 @@ class Slider:
     def validate(self, value):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
             raise TypeError(f"{self.name} must be a number, got {value!r}")
-        if not (self.low <= value <= self.high) or not math.isfinite(value):
+        if not math.isfinite(value):
+            raise ValueError(f"{self.name} must be a finite number, got {value}")
+        # a log slider sends 10 ** log10(high), e.g. 20.000000000000004 for 20: within
+        # rounding of an end, the value is that end
+        tol = 1e-9 * max(abs(self.low), abs(self.high), 1e-300)
+        if self.low - tol <= value < self.low:
+            value = self.low
+        elif self.high < value <= self.high + tol:
+            value = self.high
+        if not (self.low <= value <= self.high):
             raise ValueError(f"{self.name} must be between {self.low} and {self.high}, got {value}")
         if self.integer and int(value) != value:
             raise ValueError(f"{self.name} must be a whole number, got {value}")
@@ -143,18 +166,48 @@ class MetricHistory:
         return fig
 
 
+# --------------------------------------------------------------------------- random state
+def _global_random_state():
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _set_global_random_state(state) -> None:
+    torch.set_rng_state(state[0])
+    np.random.set_state(state[1])
+    random.setstate(state[2])
+
+
+@contextlib.contextmanager
+def untouched_random_state():
+    """Run a block without changing the global random generators (torch, numpy, random)."""
+    saved = _global_random_state()
+    try:
+        yield
+    finally:
+        _set_global_random_state(saved)
+
+
 # --------------------------------------------------------------------------- the demo
 class Demo:
     """Base class of every training demo in the book. Subclasses define:
 
     * ``params``: a tuple of :class:`Slider` / :class:`Choice`, the reader's controls;
     * ``build()``: create model, optimizer and data from ``self.hp`` (seeded already);
-    * ``train_step()``: one update; returns a dict of finite floats, e.g. ``{"loss": 0.3}``;
+    * ``train_step()``: one update; returns a dict of floats, e.g. ``{"loss": 0.3}``;
     * ``figure()``: a ``go.Figure`` of the current state;
     * ``frame()``: the data of each trace of ``figure()`` that training changes, as a list
-      of dicts in trace order, ``None`` for a trace that never changes (the default rebuilds
-      the whole figure; override for speed);
+      of dicts in trace order, ``None`` for a trace that never changes (the default sends
+      every trace; override for speed). Layout never changes during training;
     * optionally ``apply(changed)``: fold a changed hyperparameter into a running model.
+
+    and may fill in the extension hooks ``actions``, ``substeps``, ``code``, ``note``,
+    ``check``, ``metric_figure`` and ``metric_frame`` (see each one).
+
+    **Random numbers.** Each demo owns its random state: ``build``, ``train_step`` and the
+    actions run with the demo's own torch, numpy and ``random`` generators, seeded from
+    ``seed`` by :meth:`reset`; the global generators a reader's cells use are left as they
+    were. Two demos on one page therefore never disturb each other, and drawing a figure
+    never changes what training draws next.
     """
 
     title = "Training demo"
@@ -163,17 +216,22 @@ class Demo:
                                   # (for a demo whose figure already draws its losses)
     log_curves = False            # draw the metric curve on a log scale
     fps = 12                      # live figure refreshes per second (at most)
+    slice_seconds = 0.1           # a live training slice stops after this long, so Pause
+                                  # and every other button answer at any speed
+    substep_seconds = 0.6         # slow motion: seconds between single updates
 
     def __init__(self, seed: int = 0, history: int = 2000, **hp):
-        if not isinstance(seed, int):
+        if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
+        if isinstance(history, bool) or not isinstance(history, int) or history < 2:
+            raise ValueError(f"history must be an int >= 2, got {history!r}")
         self.seed = seed
         self.history = history
         self.hp = {p.name: p.default for p in self.params}
         self.hp.update(self._validated(hp))
         self.reset()
 
-    # -- hooks for subclasses
+    # -- the four methods a demo fills in
     def build(self) -> None:
         raise NotImplementedError
 
@@ -190,6 +248,50 @@ class Demo:
         """Fold changed hyperparameters into the running training; the default rebuilds."""
         self.reset()
 
+    # -- extension hooks (all optional)
+    def actions(self) -> dict[str, Callable[[], dict]]:
+        """Extra one-click updates, ``{button label: method}``; each method makes one update
+        and returns its metrics. The view adds a button per entry; every click runs through
+        :meth:`act`: the demo's random state, the divergence checks, the counters."""
+        return {}
+
+    def substeps(self) -> list[str]:
+        """The actions one training step is made of, in order (e.g. ``["Step D", "Step G"]``).
+        If not empty, the view offers "slow motion": Play runs them one at a time, and each
+        completed round counts as one step."""
+        return []
+
+    def code(self) -> str | None:
+        """Standalone source that trains the current configuration; a "Show code" panel
+        shows it when this returns text."""
+        return None
+
+    def note(self) -> str:
+        """A short line under the figure about the latest update (plain text)."""
+        return ""
+
+    def check(self, metrics: dict) -> str | None:
+        """Divergence in this demo's own terms: return a message (naming the setting to
+        change) to stop training, or ``None``. Non-finite metrics are always caught."""
+        return None
+
+    def metric_names(self) -> list[str]:
+        """The metrics drawn in the curves: ``curves``, or every metric seen so far."""
+        series = self.metrics.series
+        return [n for n in (series if self.curves is None else self.curves) if n in series]
+
+    def metric_figure(self) -> go.Figure:
+        """The curves beside the figure (one trace per name of :meth:`metric_names`)."""
+        return self.metrics.figure(self.metric_names(), log_y=self.log_curves)
+
+    def metric_frame(self) -> list[dict]:
+        """What changed in each trace of :meth:`metric_figure` (its twin, as ``frame`` is
+        ``figure``'s). A list of another length than the drawn figure's traces makes the
+        view rebuild the curves (a metric appeared)."""
+        series = self.metrics.series
+        return [dict(x=compact(series[n].steps), y=compact(series[n].values))
+                for n in self.metric_names()]
+
     # -- shared behaviour
     def param(self, name: str):
         for p in self.params:
@@ -201,50 +303,124 @@ class Demo:
     def _validated(self, hp: dict) -> dict:
         return {name: self.param(name).validate(value) for name, value in hp.items()}
 
+    @contextlib.contextmanager
+    def own_random_state(self):
+        """Run a block with this demo's random generators in place of the global ones."""
+        saved = _global_random_state()
+        _set_global_random_state(self._random_state)
+        try:
+            yield
+        finally:
+            self._random_state = _global_random_state()
+            _set_global_random_state(saved)
+
     def reset(self) -> None:
         """Start again from step 0 with the current hyperparameters and the same seed."""
-        torch.manual_seed(self.seed)
-        np.random.seed(self.seed)
-        random.seed(self.seed)
+        with untouched_random_state():
+            torch.manual_seed(self.seed)
+            np.random.seed(self.seed % 2**32)
+            random.seed(self.seed)
+            self._random_state = _global_random_state()
         self.steps = 0
+        self.counts: dict[str, int] = {}   # clicks of each action (the reader's extra updates)
         self.metrics = MetricHistory(self.history)
         self.diverged = False
         self.status = ""
-        self.build()
+        self._round: list[str] = []        # slow motion: the actions left in this round
+        self._round_metrics: dict = {}
+        with self.own_random_state():
+            self.build()
 
-    def step(self, n: int = 1) -> dict:
-        """Train ``n`` steps; stop early, with a message in ``status``, if a metric diverges."""
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
-        for _ in range(n):
-            if self.diverged:
-                break
-            metrics = {k: float(v) for k, v in self.train_step().items()}
-            self.steps += 1
-            bad = [(k, v) for k, v in metrics.items() if not math.isfinite(v)]
-            if bad:
-                name, value = bad[0]
+    def _checked(self, metrics: dict) -> dict:
+        """Metrics as floats; sets ``diverged`` and ``status`` if one is bad."""
+        metrics = {k: float(v) for k, v in metrics.items()}
+        bad = [(k, v) for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            name, value = bad[0]
+            self.diverged = True
+            self.status = DIVERGED.format(name=name, value=value, step=self.steps)
+        else:
+            message = self.check(metrics)
+            if message:
                 self.diverged = True
-                self.status = DIVERGED.format(name=name, value=value, step=self.steps)
-                break
-            self.metrics.append(self.steps, metrics)
+                self.status = message
+        return metrics
+
+    def step(self, n: int = 1, seconds: float | None = None) -> dict:
+        """Train up to ``n`` steps (stopping after ``seconds`` of wall time if given); stop
+        early, with a message in ``status``, if the run diverges. Returns the last metrics."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        start = time.perf_counter()
+        with self.own_random_state():
+            for _ in range(int(n)):
+                if self.diverged:
+                    break
+                raw = self.train_step()
+                self.steps += 1
+                self._round, self._round_metrics = [], {}
+                metrics = self._checked(raw)
+                if self.diverged:
+                    break
+                self.metrics.append(self.steps, metrics)
+                if seconds is not None and time.perf_counter() - start >= seconds:
+                    break
         return dict(self.metrics.last)
 
+    def act(self, name: str) -> dict:
+        """Run one of :meth:`actions` as a counted, checked update (the demo's random state,
+        the divergence checks, ``counts[name]``). It does not advance ``steps``."""
+        actions = self.actions()
+        if name not in actions:
+            known = ", ".join(actions) or "none"
+            raise ValueError(f"{type(self).__name__} has no action {name!r} (it has: {known})")
+        if self.diverged:
+            return dict(self.metrics.last)
+        with self.own_random_state():
+            metrics = self._checked(actions[name]() or {})
+        self.counts[name] = self.counts.get(name, 0) + 1
+        if not self.diverged and metrics:
+            self.metrics.last.update(metrics)
+        return metrics
+
+    def substep(self) -> dict:
+        """One action of the current round of :meth:`substeps` (slow motion). When the round
+        is complete it counts as a step: ``steps`` grows and its metrics are recorded."""
+        order = self.substeps()
+        if not order:
+            raise ValueError(f"{type(self).__name__} defines no substeps")
+        if self.diverged:
+            return dict(self.metrics.last)
+        if not self._round:
+            self._round, self._round_metrics = list(order), {}
+        name = self._round.pop(0)
+        metrics = self.act(name)
+        self._round_metrics.update(metrics)
+        if not self._round and not self.diverged:
+            self.steps += 1
+            self.metrics.append(self.steps, self._round_metrics)
+            self._round_metrics = {}
+        return metrics
+
     def set(self, **hp) -> None:
-        """Change hyperparameters: rebuild if one of them needs it, else apply in place."""
+        """Change hyperparameters: rebuild if one of them needs it, else apply in place.
+        A bad value raises a readable error and changes nothing."""
         hp = self._validated(hp)
         changed = {k for k, v in hp.items() if self.hp[k] != v}
-        self.hp.update(hp)
         if not changed:
             return
-        if any(self.param(k).restart for k in changed) or self.diverged:
+        old = dict(self.hp)
+        self.hp.update(hp)
+        try:
+            if any(self.param(k).restart for k in changed) or self.diverged:
+                self.reset()
+            else:
+                with self.own_random_state():
+                    self.apply(changed)
+        except (TypeError, ValueError):
+            self.hp = old            # keep the last good state
             self.reset()
-        else:
-            self.apply(changed)
-
-    def metric_figure(self) -> go.Figure:
-        names = list(self.metrics.series) if self.curves is None else list(self.curves)
-        return self.metrics.figure(names, log_y=self.log_curves)
+            raise
 
     def record(self, steps: int, frames: int = 30) -> "Recording":
         """Train from scratch for ``steps`` steps, keeping ``frames`` snapshots for an animation."""
@@ -255,20 +431,50 @@ class Demo:
         snapshots = []
         for mark in marks:
             self.step(mark - self.steps)
-            snapshots.append((f"{self.steps}", self.frame()))
+            with untouched_random_state():
+                snapshots.append((f"{self.steps}", self.frame()))
             if self.diverged:
                 break
-        return Recording(animate(self.figure(), snapshots), self.metric_figure(), dict(self.metrics.last),
+        with untouched_random_state():
+            final, curves = self.figure(), self.metric_figure()
+        return Recording(animate(final, snapshots), curves, dict(self.metrics.last),
                          self.steps, self.status, self.title)
 
+    def train(self, steps: int, progress: bool = False) -> dict:
+        """Reset and train ``steps`` steps: the run a page describes. With ``progress``, a
+        progress bar shows it in a notebook. The state is the same as after :meth:`record`."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+        self.reset()
+        bar = None
+        if progress and steps:
+            import ipywidgets as w
+            from IPython.display import display
+
+            bar = w.IntProgress(value=0, min=0, max=steps, description=f"training {self.title}",
+                                style={"description_width": "initial", "bar_color": COLORS[0]},
+                                layout=w.Layout(width="100%"))
+            display(bar)
+        chunk = max(1, steps // 50)
+        while self.steps < steps and not self.diverged:
+            self.step(min(chunk, steps - self.steps))
+            if bar is not None:
+                bar.value = self.steps
+        if bar is not None:
+            bar.close()
+        return dict(self.metrics.last)
+
     def show(self, steps: int, frames: int = 30):
-        """Show the demo: live controls in a kernel, or a recorded run of ``steps`` steps
-        when the book is built (``GENMECH_MODE=record``)."""
+        """Show the run of ``steps`` steps: a recorded animation when the book is built
+        (``GENMECH_MODE=record``); in a live kernel, train it first (with a progress bar),
+        then open the live view on the trained model: the cells below see the same state in
+        both modes, and Reset, then Play, watches the run again."""
         from IPython.display import display
 
         if mode() == "record":
             display(self.record(steps, frames))
         else:
+            self.train(steps, progress=True)
             display(LiveView(self).widget)
 
     def summary(self, digits: int = 3) -> str:
@@ -362,22 +568,50 @@ class Recording:
 
 
 # --------------------------------------------------------------------------- the live UI
-_ACTIVE: dict = {}   # one running view per notebook cell: re-running a cell stops the old one
+# The views shown by each notebook cell: re-running a cell closes what it showed before.
+_ACTIVE: dict = {}   # cell key -> (execution id, [views])
 
 
-def _cell_key(default: str) -> str:
-    """The id of the notebook cell being executed (JupyterLab sends it), else ``default``."""
+def _execution() -> tuple[str | None, str | None]:
+    """(cell id, id of the execute request) of the cell being run; (None, None) outside one."""
     try:
         from IPython import get_ipython
 
         parent = get_ipython().kernel.get_parent()
-        return parent.get("metadata", {}).get("cellId") or default
+        cell = parent.get("metadata", {}).get("cellId")
+        return cell, parent.get("header", {}).get("msg_id")
     except Exception:
-        return default
+        return None, None
+
+
+def _register(view: "LiveView", key: str | None) -> str:
+    cell, execution = _execution()
+    key = key or cell or type(view.demo).__name__
+    execution = execution or object()        # outside a kernel: every view is a new run
+    previous = _ACTIVE.get(key)
+    if previous is not None and previous[0] != execution:
+        for old in previous[1]:
+            old.close()
+        previous = None
+    if previous is None:
+        _ACTIVE[key] = previous = (execution, [])
+    previous[1].append(view)
+    return key
+
+
+def _message(text: str) -> str:
+    return f"<span style='{ERROR_STYLE}'>{html.escape(text)}</span>"
 
 
 class LiveView:
-    """Widgets around a :class:`Demo` that train it in the background of a live kernel."""
+    """Widgets around a :class:`Demo` that train it in the background of a live kernel.
+
+    States: *paused* (no task) and *playing* (one task). Play starts a new task with a new
+    generation number; Pause cancels it. A task only touches the view while its
+    generation is current, so Play right after Pause (in the same event-loop tick) starts
+    training again instead of being dropped. An exception in training pauses the view and
+    shows the message. Re-running the cell that showed a view closes it (task and widgets).
+    """
 
     SPEEDS = (1, 2, 5, 10, 20, 50, 100)
 
@@ -387,130 +621,243 @@ class LiveView:
         self.demo = demo
         self.task: asyncio.Task | None = None
         self.playing = False
+        self.closed = False
         self.frames_drawn = 0
-        self.key = key or _cell_key(type(demo).__name__)
-        old = _ACTIVE.get(self.key)
-        if old is not None:
-            old.pause()
-        _ACTIVE[self.key] = self
+        self.message = ""                  # the last refusal or error; stays until the next action
+        self._generation = 0
+        self._quiet = False                # True while the view itself moves a control
+        self.key = _register(self, key)
 
-        main = demo.figure()
-        if main.layout.width is None:         # leave room for the curve beside it
-            main.layout.width = 640
+        with untouched_random_state():
+            main = self._main_figure()
+            self._height = main.layout.height or 450
+            curve = self._curve_figure()
         self.fig = LiveFigure(main)
-        curve = demo.metric_figure()
-        curve.update_layout(width=400, height=main.layout.height or 450)
         self.curve = LiveFigure(curve)
         self.buttons = {}
         for name, icon, action in (("Play", "play", self.play), ("Pause", "pause", self.pause),
                                    ("Step", "step-forward", self.step_once),
                                    ("Reset", "undo", self.reset)):
-            b = w.Button(description=name, icon=icon, layout=w.Layout(width="90px"))
-            b.on_click(lambda _b, act=action: act())
-            self.buttons[name] = b
+            self.buttons[name] = self._button(w, name, action, icon=icon)
         self.speed = w.SelectionSlider(options=self.SPEEDS, value=1, description="steps/frame",
                                        style={"description_width": "initial"})
+        extra = [self._button(w, name, lambda n=name: self.act(n), width="110px")
+                 for name in demo.actions()]
+        self.slow = None
+        if demo.substeps():
+            self.slow = w.ToggleButton(value=False, description="slow motion",
+                                       tooltip="Play one update at a time, each one explained")
+            self.slow.observe(lambda _c: self._restart_if_playing(), names="value")
+            extra.append(self.slow)
+        self.code = w.HTML()
+        if demo.code() is not None:
+            extra.append(self._button(w, "Show code", self.toggle_code, icon="code", width="120px"))
         self.controls = {p.name: self._control(w, p) for p in demo.params}
         self.status = w.HTML()
         self.widget = w.VBox([
-            w.HTML(f"<b>{demo.title}</b>"),
-            w.HBox(list(self.buttons.values()) + [self.speed]),
+            w.HTML(f"<b>{html.escape(demo.title)}</b>"),
+            w.HBox(list(self.buttons.values())[:4] + [self.speed]),
+            *([w.HBox(extra, layout=w.Layout(flex_flow="row wrap"))] if extra else []),
             w.HBox(list(self.controls.values()), layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.fig] + ([self.curve] if demo.curves != () else []),
                    layout=w.Layout(flex_flow="row wrap")),
             self.status,
+            self.code,
         ])
         self._update_status()
+
+    # -- construction
+    def _button(self, w, name, action, icon="", width="90px"):
+        b = w.Button(description=name, icon=icon, layout=w.Layout(width=width))
+        b.on_click(lambda _b: action())
+        self.buttons[name] = b
+        return b
+
+    def _main_figure(self) -> go.Figure:
+        fig = self.demo.figure()
+        if fig.layout.width is None:          # leave room for the curve beside it
+            fig.layout.width = 640
+        return fig
+
+    def _curve_figure(self) -> go.Figure:
+        fig = self.demo.metric_figure()
+        fig.update_layout(width=400, height=self._height)
+        return fig
 
     def _control(self, w, p):
         label = p.label or p.name
         style = {"description_width": "initial"}
+        # a control that rebuilds the model acts when released, not on every drag tick
+        kw = dict(description=label, style=style, continuous_update=not p.restart)
         if isinstance(p, Choice):
             c = w.Dropdown(options=list(p.options), value=self.demo.hp[p.name], description=label,
                            style=style)
         elif p.log:
             c = w.FloatLogSlider(value=self.demo.hp[p.name], min=math.log10(p.low),
-                                 max=math.log10(p.high), step=0.1, description=label, style=style,
-                                 readout_format=".2g")
+                                 max=math.log10(p.high), step=0.1, readout_format=".2g", **kw)
         elif p.integer:
             c = w.IntSlider(value=self.demo.hp[p.name], min=int(p.low), max=int(p.high),
-                            step=int(p.step or 1), description=label, style=style)
+                            step=int(p.step or 1), **kw)
         else:
             c = w.FloatSlider(value=self.demo.hp[p.name], min=p.low, max=p.high,
-                              step=p.step or (p.high - p.low) / 100, description=label, style=style)
-        c.observe(lambda change, name=p.name: self.set(**{name: change["new"]}), names="value")
+                              step=p.step or (p.high - p.low) / 100, **kw)
+        c.observe(lambda change, name=p.name: self._on_control(name, change["new"]), names="value")
         return c
+
+    def _on_control(self, name, value) -> None:
+        if not self._quiet:
+            self.set(**{name: value})
+
+    def _sync_controls(self) -> None:
+        """Move every control to the value the demo uses (after a refused value)."""
+        self._quiet = True
+        try:
+            for name, control in self.controls.items():
+                if control.value != self.demo.hp[name]:
+                    control.value = self.demo.hp[name]
+        finally:
+            self._quiet = False
 
     # -- actions (buttons call these; tests call them directly)
     def play(self) -> None:
+        if self.closed:
+            return
+        self.message = ""
         if self.demo.diverged:
             self._update_status()
             return
-        if self.task is None or self.task.done():
-            self.playing = True
-            self.task = asyncio.ensure_future(self._run())
+        if self.playing:
+            return
+        self.playing = True
+        self._generation += 1
+        self.task = asyncio.ensure_future(self._run(self._generation))
+        self._update_status()
 
     def pause(self) -> None:
         self.playing = False
+        self._generation += 1
         if self.task is not None and not self.task.done():
             self.task.cancel()
         self._update_status()
 
+    def _restart_if_playing(self) -> None:
+        if self.playing:
+            self.pause()
+            self.play()
+
     def step_once(self) -> None:
         self.pause()
-        self.demo.step(max(1, self.speed.value))
+        self.message = ""
+        self._guarded(lambda: self.demo.step(max(1, self.speed.value)))
+        self.draw()
+
+    def act(self, name: str) -> None:
+        """One of the demo's extra actions (a button), as a counted, checked update."""
+        self.pause()
+        self.message = ""
+        self._guarded(lambda: self.demo.act(name))
         self.draw()
 
     def reset(self) -> None:
         self.pause()
-        self.demo.reset()
-        self.draw()
+        self.message = ""
+        self._guarded(self.demo.reset)
+        self.draw(full=True)
 
     def set(self, **hp) -> None:
+        """Change hyperparameters; a refused value leaves a message and the last good state."""
+        self.message = ""
         try:
             self.demo.set(**hp)
         except (TypeError, ValueError) as err:
-            self.status.value = f"<span style='color:#D55E00'>{err}</span>"
+            self.message = f"Not applied: {err}"
+            self._sync_controls()
+            self.draw(full=True)
             return
-        self.draw()
+        self.draw(full=True)
+
+    def toggle_code(self) -> None:
+        self.code.value = "" if self.code.value else self._code_html()
+
+    def _code_html(self) -> str:
+        source = self.demo.code() or ""
+        return f"<pre style='font-size:12px;overflow-x:auto'>{html.escape(source)}</pre>"
+
+    def _guarded(self, action) -> bool:
+        try:
+            action()
+            return True
+        except Exception as err:     # show it rather than break the widget
+            self.message = f"Stopped: {type(err).__name__}: {err}"
+            return False
+
+    def close(self) -> None:
+        """Stop training and close every widget of this view (a re-run cell calls it)."""
+        self.pause()
+        self.closed = True
+        _close_tree(self.widget)
 
     # -- the background loop
-    async def _run(self) -> None:
+    async def _run(self, generation: int) -> None:
         period = 1.0 / self.demo.fps
-        last = 0.0
+        last = time.perf_counter()
         try:
-            while self.playing:
-                self.demo.step(self.speed.value)
+            while self._generation == generation and not self.demo.diverged:
+                slow = self.slow is not None and self.slow.value
+                if slow:
+                    self.demo.substep()
+                else:
+                    self.demo.step(self.speed.value, seconds=self.demo.slice_seconds)
                 now = time.perf_counter()
-                if self.demo.diverged:
-                    self.playing = False
-                if now - last >= period or not self.playing:
+                if slow or self.demo.diverged or now - last >= period:
                     self.draw()
                     last = now
-                await asyncio.sleep(0)
-        except Exception as err:  # show it rather than die silently in the background
-            self.playing = False
-            self.status.value = f"<span style='color:#D55E00'>Stopped: {type(err).__name__}: {err}</span>"
+                await asyncio.sleep(self.demo.substep_seconds if slow else 0)
+        except asyncio.CancelledError:
             return
-        self._update_status()
+        except Exception as err:  # show it rather than die silently in the background
+            if self._generation == generation:
+                self.message = f"Stopped: {type(err).__name__}: {err}"
+        if self._generation == generation:
+            self.playing = False
+            self.draw()
 
-    def draw(self) -> None:
-        self.fig.update_traces(self.demo.frame())
-        series = self.demo.metrics.series
-        names = [n for n in (series if self.demo.curves is None else self.demo.curves) if n in series]
-        if [t.name for t in self.curve.data] != names:
-            curve = self.demo.metric_figure()
-            curve.update_layout(width=self.curve.layout.width, height=self.curve.layout.height)
-            self.curve.set_figure(curve)
-        else:
-            self.curve.update_traces([dict(x=series[n].steps, y=series[n].values) for n in names])
+    def draw(self, full: bool = False) -> None:
+        """Redraw: only what changed (``frame``, ``metric_frame``), or, with ``full``, the
+        whole figure and curves rebuilt from the demo's state (after a restart or a change
+        of setting, so the figure never shows a state the demo is not in)."""
+        if self.closed:
+            return
+        with untouched_random_state():
+            if full:
+                self.fig.set_figure(self._main_figure())
+                self.curve.set_figure(self._curve_figure())
+            else:
+                self.fig.update_traces(self.demo.frame())
+                curves = self.demo.metric_frame()
+                if len(curves) != len(self.curve.data):
+                    self.curve.set_figure(self._curve_figure())
+                else:
+                    self.curve.update_traces(curves)
+        if self.code.value:                # keep shown code in step with the controls
+            self.code.value = self._code_html()
         self.frames_drawn += 1
         self._update_status()
 
     def _update_status(self) -> None:
         d = self.demo
-        if d.diverged:
-            self.status.value = f"<span style='color:#D55E00'><b>{d.status}</b></span>"
+        if self.message:
+            self.status.value = _message(self.message)
+        elif d.diverged:
+            self.status.value = f"<span style='{ERROR_STYLE}'><b>{html.escape(d.status)}</b></span>"
         else:
             state = "training…" if self.playing else "paused"
-            self.status.value = f"{state} — {d.summary()}"
+            note = d.note()
+            self.status.value = f"{state} — {html.escape(d.summary())}" + (
+                f" — {html.escape(note)}" if note else "")
+
+
+def _close_tree(widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from pathlib import Path
 
 import anywidget
@@ -51,6 +52,19 @@ function loadPlotly(model) {
   return window.__genmechPlotly;
 }
 
+function isPlain(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    && !ArrayBuffer.isView(value);
+}
+
+function merge(target, update) {       // a new object: target with update merged in, deeply
+  const out = { ...target };
+  for (const [key, value] of Object.entries(update)) {
+    out[key] = isPlain(value) && isPlain(target[key]) ? merge(target[key], value) : value;
+  }
+  return out;
+}
+
 export default {
   async render({ model, el }) {
     const div = document.createElement("div");
@@ -63,16 +77,27 @@ export default {
     model.send({ type: "drawn" });            // ready for the next frame
     const onFrame = async (msg) => {
       if (!msg || msg.type !== "frame") return;
-      // changed traces become new objects, unchanged ones keep theirs: react redraws less
-      fig.data = fig.data.map((trace, i) => (msg.data[i] ? { ...trace, ...msg.data[i] } : trace));
-      await Plotly.react(div, fig.data, fig.layout, config);
-      // back-pressure: Python sends the next frame only after this one is drawn, and a
-      // short pause keeps the page free for the reader's clicks between frames
-      setTimeout(() => model.send({ type: "drawn" }), 30);
+      try {
+        // changed traces become new objects, unchanged ones keep theirs: react redraws less;
+        // nested properties (marker.color) merge as in Python, arrays are replaced
+        fig.data = fig.data.map((trace, i) => (msg.data[i] ? merge(trace, msg.data[i]) : trace));
+        await Plotly.react(div, fig.data, fig.layout, config);
+      } catch (err) {
+        console.error("genmech: a live frame failed to draw", err);
+      } finally {
+        // back-pressure: Python sends the next frame only after this one is handled (drawn
+        // or failed: a failed draw must not freeze the figure), and a short pause keeps the
+        // page free for the reader's clicks between frames
+        setTimeout(() => model.send({ type: "drawn" }), 30);
+      }
     };
-    const onFigure = () => {
+    const onFigure = async () => {
       fig = JSON.parse(JSON.stringify(model.get("figure")));
-      Plotly.react(div, fig.data, fig.layout, config);
+      try {
+        await Plotly.react(div, fig.data, fig.layout, config);
+      } catch (err) {
+        console.error("genmech: a live figure failed to draw", err);
+      }
     };
     model.on("msg:custom", onFrame);
     model.on("change:figure", onFigure);
@@ -83,17 +108,22 @@ export default {
 
 
 def plain(obj):
-    """JSON-ready data: arrays and tensors become lists, numpy scalars become numbers."""
+    """Strict-JSON data: arrays and tensors become lists, numpy scalars become numbers, and
+    NaN or infinity becomes ``None`` (JSON ``null``, which plotly draws as a gap)."""
     if isinstance(obj, dict):
         return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [plain(v) for v in obj]
     if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().tolist()
+        obj = obj.detach().cpu().numpy()
     if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "fc" and not np.isfinite(obj).all():
+            return np.where(np.isfinite(obj), obj, None).tolist()
         return obj.tolist()
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
     return obj
 
 

@@ -12,8 +12,8 @@ The chapter *Neural networks and deep learning* reads this module, section by se
    live-or-recorded demo with width as its control.
 3. **The network playground** (after Smilkov et al., 2017, TensorFlow Playground) —
    :class:`Playground`, a :class:`~genmech.live.Demo` on 2D datasets, whose
-   :meth:`Playground.code` prints runnable PyTorch code for its configuration, and
-   :class:`PlaygroundView`, a :class:`~genmech.live.LiveView` with a "Show code" button.
+   :meth:`Playground.code` prints runnable PyTorch code for its configuration (the live
+   view's "Show code" panel).
 4. **Why depth** — :func:`sawtooth_network` (Telgarsky, 2016) and :func:`count_linear_pieces`.
 5. **Generalization** — :func:`train_regression`, which records train and test loss
    with optional weight decay and dropout (Srivastava et al., 2014).
@@ -32,7 +32,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
-from .live import Choice, Demo, LiveView, Slider, mode
+from .live import Choice, Demo, Slider
 from .plotting import COLORS, compact
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
@@ -469,12 +469,15 @@ class Playground(Demo):
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
+        # both losses measured alike: after the update, dropout off (the loss the optimizer
+        # saw was taken before the update, with dropout on; it is not comparable)
         self.model.eval()
         with torch.no_grad():
             train_logits = self.model(self.X_train).squeeze(1)
             test_logits = self.model(self.X_test).squeeze(1)
+            train_loss = self.loss_fn(train_logits, self.y_train).item()
             test_loss = self.loss_fn(test_logits, self.y_test).item()
-        return {"train loss": loss.item(), "test loss": test_loss,
+        return {"train loss": train_loss, "test loss": test_loss,
                 "train accuracy": accuracy(train_logits, self.y_train),
                 "test accuracy": accuracy(test_logits, self.y_test)}
 
@@ -592,40 +595,8 @@ print(f"test accuracy after {steps} steps: {{test_accuracy:.3f}}")
 '''
 
     def show(self, steps: int = DEFAULT_STEPS, frames: int = 20):
-        """Live: the playground with a "Show code" button. Recorded: an animation of the run."""
-        from IPython.display import display
-
-        if mode() == "record":
-            display(self.record(steps, frames))
-        else:
-            display(PlaygroundView(self).widget)
-
-
-class PlaygroundView(LiveView):
-    """The live playground: the framework's controls plus a "Show code" button that prints
-    runnable PyTorch code for the current configuration (:meth:`Playground.code`)."""
-
-    def __init__(self, demo: Playground, key: str | None = None):
-        import ipywidgets as w
-
-        super().__init__(demo, key)
-        self.code_box = w.Textarea(layout=w.Layout(width="100%", height="0px", display="none"))
-        button = w.Button(description="Show code", icon="code", layout=w.Layout(width="120px"))
-        button.on_click(lambda _b: self.toggle_code())
-        self.buttons["Show code"] = button
-        self.widget.children = (self.widget.children[:2]
-                                + (w.HBox([button]),) + self.widget.children[2:] + (self.code_box,))
-
-    def toggle_code(self) -> None:
-        """Show (or refresh) the code of the current configuration; a second click hides it."""
-        visible = self.code_box.layout.display != "none"
-        source = self.demo.code()
-        if visible and self.code_box.value == source:
-            self.code_box.layout.display = "none"
-            return
-        self.code_box.value = source
-        self.code_box.layout.display = "block"
-        self.code_box.layout.height = f"{18 * (source.count(chr(10)) + 2)}px"
+        """As :meth:`Demo.show`, with the playground's default run length."""
+        super().show(steps, frames)
 
 
 # =========================================================================== 4. why depth

@@ -38,18 +38,6 @@ from .plotting import COLORS, compact
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
-class _ChapterDemo(Demo):
-    """A :class:`Demo` whose recorded animation leaves room between the Play / Pause buttons
-    and the slider: the framework starts the slider at 22 % of the width, where, on a
-    figure as narrow as the book's column, the buttons cover the slider's "step" label."""
-
-    def record(self, steps: int, frames: int = 30):
-        rec = super().record(steps, frames)
-        if rec.figure.layout.sliders:
-            rec.figure.layout.sliders[0].update(x=0.3, len=0.7)
-        return rec
-
-
 # --------------------------------------------------------------------------- checks
 def _probabilities(p, name: str = "p") -> np.ndarray:
     """``p`` as a float64 array after checking it is a probability vector."""
@@ -263,7 +251,7 @@ def loglog_slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-class HistogramConvergence(_ChapterDemo):
+class HistogramConvergence(Demo):
     """The law of large numbers, live: a histogram of ever more samples of a mixture
     approaches its true density. One "training step" draws a batch that grows the total
     by ``growth`` (10 % by default), so the sample size grows geometrically; counts are
@@ -343,7 +331,7 @@ def average_log_likelihood(x, mixture: Mixture) -> float:
 ONE_PEAK = Mixture(weights=(1.0,), means=(1.5,), stds=(0.7,))
 
 
-class MaximumLikelihood(_ChapterDemo):
+class MaximumLikelihood(Demo):
     """Fit a Gaussian (``model="gaussian"``) or a two-component mixture (``"mixture"``) to
     data by plain gradient ascent on the average log-likelihood.
 
@@ -372,24 +360,16 @@ class MaximumLikelihood(_ChapterDemo):
 
     FALL = 50.0   # nats per point below the starting guess that count as diverged
 
-    def step(self, n: int = 1) -> dict:
-        """Train as :meth:`Demo.step` does, and also stop, with a message, when gradient ascent
-        overshoots so far that the log-likelihood falls ``FALL`` nats per point below the
-        starting guess: with sigma stored as its log the numbers stay finite, but the fit
-        has clearly failed."""
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(f"n must be a non-negative int, got {n!r}")
-        for _ in range(n):
-            if self.diverged:
-                break
-            super().step(1)
-            ll = self.metrics.last.get("log-likelihood", self.start_ll)
-            if not self.diverged and ll < self.start_ll - self.FALL:
-                self.diverged = True
-                self.status = (f"Diverged — the log-likelihood fell to {ll:.3g} per point at step "
-                               f"{self.steps}, far below the starting guess ({self.start_ll:.3g}): "
-                               "the steps overshoot. Try a smaller learning rate, then press Reset.")
-        return dict(self.metrics.last)
+    def check(self, metrics: dict) -> str | None:
+        """Divergence here: with sigma stored as its log the numbers stay finite, but when
+        gradient ascent overshoots so far that the log-likelihood falls ``FALL`` nats per
+        point below the starting guess, the fit has clearly failed."""
+        ll = metrics.get("log-likelihood", self.start_ll)
+        if ll < self.start_ll - self.FALL:
+            return (f"Diverged — the log-likelihood fell to {ll:.3g} per point at step "
+                    f"{self.steps}, far below the starting guess ({self.start_ll:.3g}): "
+                    "the steps overshoot. Try a smaller learning rate, then press Reset.")
+        return None
 
     def apply(self, changed):
         for group in self.opt.param_groups:
@@ -480,7 +460,7 @@ def monte_carlo_kl(p: Mixture, q: Mixture, n: int, rng: np.random.Generator) -> 
     return float((p.log_prob(x) - q.log_prob(x)).mean())
 
 
-class KLFit(_ChapterDemo):
+class KLFit(Demo):
     """One Gaussian ``q`` fitted to the two-peaked ``TWIN_PEAKS`` twice, side by side, by
     gradient descent: on the forward ``KL(p || q)`` (left) and on the reverse ``KL(q || p)``
     (right). Both fits start from the same Gaussian, a little right of the middle.

@@ -8,7 +8,8 @@ import torch
 from scipy.stats import norm
 
 from genmech import data, gan
-from genmech.gan import (GAN, GANConfig, GANLab, GANLabView, discriminator_loss, generator_loss,
+from genmech.live import LiveView
+from genmech.gan import (GAN, GANConfig, GANLab, discriminator_loss, generator_loss,
                          histogram_js, js_divergence, mode_coverage, optimal_discriminator,
                          pointwise_value)
 
@@ -223,7 +224,7 @@ async def until(condition, timeout=10.0):
 
 def test_lab_view_buttons():
     async def scenario():
-        view = GANLabView(GANLab(), key="gan-buttons")
+        view = LiveView(GANLab(), key="gan-buttons")
         lab = view.demo
         z0 = np.array(view.fig.data[0].z)
         x0 = np.array(view.fig.data[2].x)
@@ -234,7 +235,9 @@ def test_lab_view_buttons():
         view.buttons["Step G"].click()
         assert lab.g_updates == 1 and not np.allclose(x0, view.fig.data[2].x)
         assert "G update" in view.status.value
-        view.buttons["Step both"].click()
+        assert lab.counts == {"Step D": 1, "Step G": 1}            # counted, checked actions
+        assert lab.metrics.last["d_loss"] > 0 and lab.metrics.last["g_loss"] > 0
+        view.buttons["Step"].click()                            # one full round at speed 1
         assert lab.steps == 1 and lab.d_updates == 2
         view.buttons["Show code"].click()
         assert "torch.optim.Adam" in view.code.value
@@ -256,8 +259,8 @@ def test_lab_view_buttons():
 
 def test_lab_view_slow_motion_one_update_at_a_time():
     async def scenario():
-        view = GANLabView(GANLab(d_steps=2), key="gan-slow")
-        view.SLOW_DELAY = 0.05
+        view = LiveView(GANLab(d_steps=2), key="gan-slow")
+        view.demo.substep_seconds = 0.05
         view.slow.value = True
         view.buttons["Play"].click()
         lab = view.demo
@@ -266,12 +269,14 @@ def test_lab_view_slow_motion_one_update_at_a_time():
         assert lab.d_updates >= 2 and lab.g_updates >= 1
         assert lab.d_updates <= 2 * lab.g_updates + 2                   # D, D, G, D, D, G, ...
         assert lab.d_updates + lab.g_updates < 20                       # one at a time
+        assert lab.steps == lab.g_updates                               # each round is a step
+        assert "d_loss" in lab.metrics.series and "g_loss" in lab.metrics.series
     run(scenario())
 
 
 def test_lab_view_reports_divergence():
     async def scenario():
-        view = GANLabView(GANLab(), key="gan-diverge")
+        view = LiveView(GANLab(), key="gan-diverge")
         view.demo.gan.G[0].weight.data.fill_(float("inf"))
         view.speed.value = 10
         view.play()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from genmech import nn as gnn
+from genmech.live import LiveView
 
 
 # --------------------------------------------------------------------------- 1. the neuron
@@ -161,7 +162,7 @@ def test_playground_applies_learning_rate_and_weight_decay_live():
 
 def test_playground_view_buttons_train_and_show_code():
     async def scenario():
-        view = gnn.PlaygroundView(gnn.Playground(), key="playground")
+        view = LiveView(gnn.Playground(), key="playground")
         view.buttons["Play"].click()
         await asyncio.sleep(0.5)
         assert view.playing and view.demo.steps > 0
@@ -169,14 +170,23 @@ def test_playground_view_buttons_train_and_show_code():
         await asyncio.sleep(0.01)
         assert view.task.done() and "paused" in view.status.value
         view.buttons["Show code"].click()
-        assert view.code_box.layout.display == "block"
-        assert f"range({view.demo.steps})" in view.code_box.value
+        assert f"range({view.demo.steps})" in view.code.value
         view.controls["width"].value = 5
-        view.buttons["Show code"].click()          # refreshes for the new configuration
-        assert "nn.Linear(2, 5)" in view.code_box.value
-        view.buttons["Show code"].click()          # unchanged: a second click hides it
-        assert view.code_box.layout.display == "none"
+        assert "nn.Linear(2, 5)" in view.code.value     # the shown code follows the controls
+        view.buttons["Show code"].click()               # a second click hides it
+        assert view.code.value == ""
     asyncio.run(scenario())
+
+
+def test_playground_losses_are_measured_alike():
+    """Train and test loss both after the update with dropout off: at dropout 0.5 the train
+    loss reported is the loss of the model the test loss is measured on."""
+    demo = gnn.Playground(dropout=0.5)
+    metrics = demo.step(1)
+    demo.model.eval()
+    with torch.no_grad():
+        train = demo.loss_fn(demo.model(demo.X_train).squeeze(1), demo.y_train).item()
+    assert metrics["train loss"] == pytest.approx(train, rel=1e-6)
 
 
 # --------------------------------------------------------------------------- 4. depth
