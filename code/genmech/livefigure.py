@@ -156,6 +156,11 @@ class LiveFigure(anywidget.AnyWidget):
     def layout(self):
         return self._fig.layout
 
+    def to_figure(self) -> go.Figure:
+        """A copy of the figure as drawn (every frame sent or waiting applied)."""
+        self._apply_to_python_figure()
+        return go.Figure(self._fig)
+
     # -- redraw
     def update_traces(self, updates: list) -> None:
         """Redraw with one dict of changed properties per trace (``None``: unchanged).

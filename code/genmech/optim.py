@@ -421,7 +421,8 @@ class OptimizerRace(Demo):
         return fig
 
     def frame(self):
-        """The contour never changes (None); then one path per rule; then one loss curve each."""
+        """The contour never changes (None); then one path per rule; then one loss curve
+        each; then the minima's stars (None: fixed)."""
         paths, curves = [], []
         for name in RULES:
             p = np.array(self.paths[name])
@@ -431,7 +432,7 @@ class OptimizerRace(Demo):
             steps = [0] + (s.steps if s else [])
             loss = [self.start_loss] + (s.values if s else [])
             curves.append(dict(x=compact(steps), y=compact(np.maximum(loss, 1e-12))))
-        return [None] + paths + curves
+        return [None] + paths + curves + [None] * len(self.surface.minima)
 
 
 # Hyperparameters for the race on each surface, chosen by hand so that every rule is stable

@@ -1,5 +1,6 @@
 """The live-or-recorded demo framework, driven without a frontend."""
 import asyncio
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -200,3 +201,94 @@ def test_widget_controls_change_hyperparameters():
     assert v.demo.steps == 1
     v.buttons["Reset"].click()
     assert v.demo.steps == 0
+
+
+# --------------------------------------------------------------------------- lifecycle and controls
+def test_a_slice_stops_on_its_time_budget():
+    demo = LineFit()
+    demo.step(1000, seconds=0.0)           # the budget is spent after the first step
+    assert demo.steps == 1
+    demo.step(5, seconds=60.0)
+    assert demo.steps == 6
+
+
+def test_play_right_after_pause_is_not_dropped():
+    async def scenario():
+        view = LiveView(LineFit(), key="play-pause")
+        view.play()
+        await asyncio.sleep(0.05)
+        view.pause()
+        view.play()                        # same event-loop tick: the old task is not done yet
+        assert view.playing
+        steps = view.demo.steps
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if view.demo.steps > steps + 5:
+                break
+        assert view.demo.steps > steps + 5 and view.playing
+        view.pause()
+    run(scenario())
+
+
+def test_rerun_closes_the_old_widgets_and_two_demos_in_one_cell_live_together(monkeypatch):
+    import genmech.live as live
+
+    monkeypatch.setattr(live, "_execution", lambda: ("cell-1", "run-1"))
+    a, b = LiveView(LineFit(), key=None), LiveView(LineFit(seed=2), key=None)
+    assert not a.closed and not b.closed   # the same execution of one cell shows both
+    monkeypatch.setattr(live, "_execution", lambda: ("cell-1", "run-2"))
+    c = LiveView(LineFit(), key=None)      # the cell runs again
+    assert a.closed and b.closed and not c.closed
+    assert a.widget.comm is None and a.fig.comm is None   # widgets closed, not only paused
+
+
+def test_log_slider_end_value_is_accepted():
+    # FloatLogSlider sends 10 ** log10(20) = 20.000000000000004 for a maximum of 20
+    sent = 10 ** math.log10(20.0)
+    assert sent > 20.0
+    assert Slider("lr", 1e-3, 20.0, 0.1, log=True).validate(sent) == 20.0
+    assert Slider("lr", 1e-3, 20.0, 0.1, log=True).validate(10 ** math.log10(1e-3)) == 1e-3
+    with pytest.raises(ValueError, match="between"):
+        Slider("lr", 1e-3, 20.0, 0.1, log=True).validate(20.001)
+    demo = LineFit()
+    demo.set(lr=10 ** math.log10(10.0) * (1 + 2e-16))
+    assert demo.hp["lr"] == 10.0
+
+
+def test_a_refused_value_says_why_and_keeps_the_last_good_state():
+    view = LiveView(LineFit(), key="refused")
+    view.demo.step(5)
+    view.set(lr=1e6)                       # beyond the slider's range
+    assert "Not applied" in view.status.value and "lr must be between" in view.status.value
+    assert view.demo.hp["lr"] == 0.1 and view.demo.steps == 5
+    view.draw()                            # a redraw does not hide the message
+    assert "Not applied" in view.status.value
+    view.buttons["Step"].click()           # the reader's next action clears it
+    assert "Not applied" not in view.status.value
+
+
+def test_an_exception_in_training_pauses_and_shows_it():
+    async def scenario():
+        view = LiveView(LineFit(), key="boom")
+
+        def boom():
+            raise RuntimeError("out of paper")
+        view.demo.train_step = boom
+        view.play()
+        for _ in range(100):
+            if not view.playing:
+                break
+            await asyncio.sleep(0.01)
+        assert not view.playing and view.task.done()
+        assert "RuntimeError: out of paper" in view.status.value
+    run(scenario())
+
+
+def test_demo_leaves_the_global_random_numbers_alone():
+    torch.manual_seed(0)
+    expected = torch.rand(2)
+    torch.manual_seed(0)
+    demo = LineFit()
+    demo.step(3)
+    demo.reset()
+    assert torch.equal(torch.rand(2), expected)
