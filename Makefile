@@ -39,10 +39,17 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	$(PY) -m pytest code/tests -q -n 2
 
+# Every notebook under nbval twice, against the same committed outputs:
+#  1. as the site is built (GENMECH_MODE=record), with this CPU's native vector kernels;
+#  2. as a reader runs it on Binder or in their own JupyterLab (a live kernel: no
+#     GENMECH_MODE), with torch's portable kernels (ATEN_CPU_CAPABILITY=default), so a
+#     checked output that holds only on this CPU, or only in one mode, fails here.
 # One thread per worker: two notebooks run side by side on two cores.
+NBVAL := $(PY) -m pytest book --nbval-lax --nbval-current-env -n 2 --dist loadfile -p no:cacheprovider -q
+
 test-notebooks: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest book --nbval-lax --nbval-current-env -n 2 --dist loadfile \
-		-p no:cacheprovider -q
+	OMP_NUM_THREADS=1 $(NBVAL)
+	env -u GENMECH_MODE OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default $(NBVAL)
 
 test-site: $(STAMP)
 	$(PY) -m pytest tests -q

@@ -53,8 +53,10 @@ class MultiHeadAttention(nn.Module):
     """``h`` attention heads over one sequence, each of width ``d_model / h``.
 
     One linear map makes queries, keys and values for all heads at once; the heads' outputs
-    are concatenated and mixed by an output projection. The last attention weights are
-    kept in ``self.weights`` (shape ``(B, h, T, T)``) so that they can be drawn.
+    are concatenated and mixed by an output projection. The attention weights of the last
+    forward pass run without gradients (``torch.no_grad()``: a pass made to draw them) are
+    kept in ``self.weights`` (shape ``(B, h, T, T)``); training passes keep nothing, so a
+    training step does not hold a ``(B, h, T, T)`` copy per block.
     """
 
     def __init__(self, d_model: int, n_head: int, causal: bool = True):
@@ -72,6 +74,7 @@ class MultiHeadAttention(nn.Module):
         # (B, T, C) -> (B, h, T, C/h): each head sees its own slice of the width
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         out, weights = attend(q, k, v, causal=self.causal)                  # (B, h, T, C/h)
-        self.weights = weights.detach()                                     # (B, h, T, T)
+        if not torch.is_grad_enabled():
+            self.weights = weights.detach()                                 # (B, h, T, T)
         out = out.transpose(1, 2).reshape(B, T, C)                          # heads side by side
         return self.proj(out)                                               # (B, T, C)

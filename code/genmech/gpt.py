@@ -130,7 +130,8 @@ class GPT(nn.Module):
         return logits, loss
 
     def attention_maps(self) -> list[torch.Tensor]:
-        """The attention weights of the last forward pass, one ``(B, h, T, T)`` per block."""
+        """The attention weights of the last forward pass run under ``torch.no_grad()``, one
+        ``(B, h, T, T)`` per block (training passes do not keep them)."""
         return [b.attn.weights for b in self.blocks]
 
     @torch.no_grad()

@@ -76,9 +76,9 @@ def _check_images(x: torch.Tensor) -> torch.Tensor:
 class Autoencoder(nn.Module):
     """x (64 pixels) -> encoder -> z (``latent`` numbers) -> decoder -> 64 pixel logits."""
 
-    def __init__(self, cfg: Config = Config()):
+    def __init__(self, cfg: Config | None = None):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = cfg if cfg is not None else Config()   # a new default each time
         self.encoder = mlp([digits.PIXELS, cfg.hidden, cfg.hidden, cfg.latent])
         self.decoder = mlp([cfg.latent, cfg.hidden, cfg.hidden, digits.PIXELS])
 
@@ -146,9 +146,9 @@ def entropy_floor(x) -> float:
 class VAE(nn.Module):
     """Encoder q(z|x) = N(μ(x), diag σ²(x)), decoder p(x|z) Bernoulli, prior p(z) = N(0, I)."""
 
-    def __init__(self, cfg: Config = Config()):
+    def __init__(self, cfg: Config | None = None):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = cfg if cfg is not None else Config()   # a new default each time
         # the encoder outputs 2 * latent numbers: μ and log σ² of each latent dimension
         self.encoder = mlp([digits.PIXELS, cfg.hidden, cfg.hidden, 2 * cfg.latent])
         self.decoder = mlp([cfg.latent, cfg.hidden, cfg.hidden, digits.PIXELS])
@@ -218,8 +218,9 @@ def _batches(n: int, batch: int, gen: torch.Generator):
         yield from torch.randperm(n, generator=gen).split(batch)
 
 
-def train_autoencoder(cfg: Config = Config(), steps: int = 2000, data=None):
+def train_autoencoder(cfg: Config | None = None, steps: int = 2000, data=None):
     """Train an :class:`Autoencoder` on the training digits; returns ``(model, History)``."""
+    cfg = cfg if cfg is not None else Config()
     X = _check_images(digits.load()[0] if data is None else data)
     torch.manual_seed(cfg.seed)
     model = Autoencoder(cfg)
@@ -236,8 +237,9 @@ def train_autoencoder(cfg: Config = Config(), steps: int = 2000, data=None):
     return model.eval(), hist
 
 
-def train_vae(cfg: Config = Config(), steps: int = 2000, data=None):
+def train_vae(cfg: Config | None = None, steps: int = 2000, data=None):
     """Train a :class:`VAE` by minimising reconstruction + β · KL; returns ``(model, History)``."""
+    cfg = cfg if cfg is not None else Config()
     X = _check_images(digits.load()[0] if data is None else data)
     torch.manual_seed(cfg.seed)
     model = VAE(cfg)

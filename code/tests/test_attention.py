@@ -60,6 +60,8 @@ def test_multi_head_matches_pytorch_module():
     x = torch.randn(3, 7, 16)
     expected, _ = theirs(x, x, x, attn_mask=~causal_mask(7), need_weights=False)
     assert torch.allclose(ours(x), expected, atol=1e-5)
+    with torch.no_grad():
+        ours(x)
     assert ours.weights.shape == (3, 4, 7, 7)
 
 

@@ -21,6 +21,9 @@ def test_shapes_loss_and_config_errors():
     logits, loss = model(x, x)
     assert logits.shape == (3, 16, 11)
     assert loss.item() == pytest.approx(np.log(11), abs=0.1)    # small init: near uniform
+    assert model.attention_maps() == [None]        # a training pass keeps no weights
+    with torch.no_grad():
+        model(x)
     assert [m.shape for m in model.attention_maps()] == [(3, 2, 16, 16)]
     with pytest.raises(ValueError, match="longer than block_size"):
         model(torch.zeros(1, 17, dtype=torch.long))
