@@ -46,6 +46,8 @@ from .plotting import COLORS, compact
 
 DIVERGED = ("Diverged — {name} became {value} at step {step}. "
             "Try a smaller learning rate, then press Reset.")
+BLOWUP = ("Diverged — {name} rose to {value:.3g} at step {step}, more than {factor:g} times "
+          "its first value ({first:.3g}). Try a smaller learning rate, then press Reset.")
 ERROR_STYLE = "color:#D55E00"
 
 
@@ -216,6 +218,9 @@ class Demo:
                                   # (for a demo whose figure already draws its losses)
     log_curves = False            # draw the metric curve on a log scale
     fps = 12                      # live figure refreshes per second (at most)
+    blowup: dict = {}             # {metric: factor}: the run has diverged when the metric
+                                  # exceeds factor x its first value (and a non-finite
+                                  # metric always diverges); see also check()
     slice_seconds = 0.1           # a live training slice stops after this long, so Pause
                                   # and every other button answer at any speed
     substep_seconds = 0.6         # slow motion: seconds between single updates
@@ -326,24 +331,34 @@ class Demo:
         self.metrics = MetricHistory(self.history)
         self.diverged = False
         self.status = ""
+        self._first: dict = {}             # the first value of each metric in blowup
         self._round: list[str] = []        # slow motion: the actions left in this round
         self._round_metrics: dict = {}
         with self.own_random_state():
             self.build()
 
     def _checked(self, metrics: dict) -> dict:
-        """Metrics as floats; sets ``diverged`` and ``status`` if one is bad."""
+        """Metrics as floats; sets ``diverged`` and ``status`` if one is bad: non-finite,
+        beyond its ``blowup`` factor, or refused by :meth:`check`."""
         metrics = {k: float(v) for k, v in metrics.items()}
         bad = [(k, v) for k, v in metrics.items() if not math.isfinite(v)]
+        message = None
         if bad:
             name, value = bad[0]
-            self.diverged = True
-            self.status = DIVERGED.format(name=name, value=value, step=self.steps)
+            message = DIVERGED.format(name=name, value=value, step=self.steps)
         else:
-            message = self.check(metrics)
-            if message:
-                self.diverged = True
-                self.status = message
+            for name, factor in self.blowup.items():
+                if name not in metrics:
+                    continue
+                first = self._first.setdefault(name, metrics[name])
+                if abs(metrics[name]) > factor * max(abs(first), 1e-12):
+                    message = BLOWUP.format(name=name, value=metrics[name], factor=factor,
+                                            first=first, step=self.steps)
+                    break
+            message = message or self.check(metrics)
+        if message:
+            self.diverged = True
+            self.status = message
         return metrics
 
     def step(self, n: int = 1, seconds: float | None = None) -> dict:
@@ -409,7 +424,7 @@ class Demo:
         changed = {k for k, v in hp.items() if self.hp[k] != v}
         if not changed:
             return
-        old = dict(self.hp)
+        before = dict(self.__dict__, hp=dict(self.hp))   # the last good state
         self.hp.update(hp)
         try:
             if any(self.param(k).restart for k in changed) or self.diverged:
@@ -418,8 +433,9 @@ class Demo:
                 with self.own_random_state():
                     self.apply(changed)
         except (TypeError, ValueError):
-            self.hp = old            # keep the last good state
-            self.reset()
+            # e.g. a dataset that needs input the reader has not given: keep what was there
+            self.__dict__.clear()
+            self.__dict__.update(before)
             raise
 
     def record(self, steps: int, frames: int = 30) -> "Recording":
@@ -734,6 +750,13 @@ class LiveView:
         self._update_status()
 
     def pause(self) -> None:
+        """Stop training and draw the model as it is now (the last slice included)."""
+        was_playing = self.playing
+        self._stop()
+        if was_playing:
+            self.draw()
+
+    def _stop(self) -> None:
         self.playing = False
         self._generation += 1
         if self.task is not None and not self.task.done():
@@ -742,24 +765,24 @@ class LiveView:
 
     def _restart_if_playing(self) -> None:
         if self.playing:
-            self.pause()
+            self._stop()
             self.play()
 
     def step_once(self) -> None:
-        self.pause()
+        self._stop()
         self.message = ""
         self._guarded(lambda: self.demo.step(max(1, self.speed.value)))
         self.draw()
 
     def act(self, name: str) -> None:
         """One of the demo's extra actions (a button), as a counted, checked update."""
-        self.pause()
+        self._stop()
         self.message = ""
         self._guarded(lambda: self.demo.act(name))
         self.draw()
 
     def reset(self) -> None:
-        self.pause()
+        self._stop()
         self.message = ""
         self._guarded(self.demo.reset)
         self.draw(full=True)
@@ -793,7 +816,7 @@ class LiveView:
 
     def close(self) -> None:
         """Stop training and close every widget of this view (a re-run cell calls it)."""
-        self.pause()
+        self._stop()
         self.closed = True
         _close_tree(self.widget)
 

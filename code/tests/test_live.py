@@ -292,3 +292,53 @@ def test_demo_leaves_the_global_random_numbers_alone():
     demo.step(3)
     demo.reset()
     assert torch.equal(torch.rand(2), expected)
+
+
+class Picky(LineFit):
+    """A demo whose second dataset cannot be built (like the GAN lab's 'yours' with no points)."""
+
+    params = LineFit.params + (Choice("data", ("line", "yours"), "line"),)
+
+    def build(self):
+        if self.hp["data"] == "yours":
+            raise ValueError("dataset 'yours' needs your points")
+        super().build()
+
+
+def test_a_setting_that_cannot_be_built_keeps_the_previous_state_and_says_why():
+    view = LiveView(Picky(), key="picky")
+    view.demo.step(7)
+    w = view.demo.w.detach().clone()
+    view.controls["data"].value = "yours"
+    assert view.demo.hp["data"] == "line" and view.controls["data"].value == "line"
+    assert view.demo.steps == 7 and torch.equal(view.demo.w.detach(), w)   # nothing lost
+    assert "needs your points" in view.status.value
+    view.draw()
+    assert "needs your points" in view.status.value                        # it stays
+    view.demo.step(1)                                                      # and it still trains
+    assert view.demo.steps == 8
+
+
+def test_pause_draws_the_state_it_stopped_at():
+    async def scenario():
+        view = LiveView(LineFit(), key="pause-draw")
+        view.fig.send = lambda msg, buffers=None: view.fig._answer(view.fig, {"type": "drawn"}, [])
+        view.demo.fps = 0.001                  # no redraw while playing: only Pause draws
+        view.play()
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if view.demo.steps > 10:
+                break
+        view.pause()
+        w = view.demo.w.detach().numpy()
+        np.testing.assert_allclose(view.fig.data[1].y, [w[0] * -1 + w[1], w[0] + w[1]], rtol=1e-5)
+    run(scenario())
+
+
+def test_blowup_stops_a_finite_divergence():
+    class Watched(LineFit):
+        blowup = {"loss": 10.0}
+    demo = Watched(lr=3.0)                     # overshoots: the loss grows but stays finite a while
+    demo.step(200)
+    assert demo.diverged and "more than 10 times its first value" in demo.status
+    assert math.isfinite(demo.metrics.last["loss"])
