@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from genmech import data, digits, gan
+from genmech import data, digits, gan, gan_demos
 
 SEEDS = (0, 1, 2, 3)
 MAX_ROUNDS = 2000
@@ -70,7 +70,7 @@ def main() -> None:
 
     digits.trained_classifier()                       # the judge, trained outside the clock
     start, start_cpu = time.perf_counter(), time.process_time()
-    demo = gan.DigitsGAN()
+    demo = gan_demos.DigitsGAN()
     demo.step(1200)
     wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     _, _, X_test, _ = digits.load()

@@ -11,13 +11,13 @@ import time
 
 import numpy as np
 
-from genmech import nn as gnn
+from genmech import nn as gnn, nn_demos as gnn_demos
 
 
 def playground() -> None:
-    demo = gnn.Playground()
+    demo = gnn_demos.Playground()
     start, reached = time.perf_counter(), None
-    for step in range(1, gnn.DEFAULT_STEPS + 1):
+    for step in range(1, gnn_demos.DEFAULT_STEPS + 1):
         demo.step(1)
         if reached is None and demo.metrics.last["test accuracy"] >= 0.95:
             reached = (step, time.perf_counter() - start)

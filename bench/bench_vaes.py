@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from genmech import digits, vae
+from genmech import digits, vae, vae_demos
 
 BUDGET_S = 20.0   # a section's training budget on 2 cores
 
@@ -36,7 +36,7 @@ def main():
     ae2, _ = timed("autoencoder, 2D code, 1200 steps", lambda: vae.train_autoencoder(vae.Config(latent=2), 1200))
     vae2, _ = timed("VAE, 2D code, 1200 steps", lambda: vae.train_vae(vae.Config(latent=2), 1200))
     vae16, _ = timed("VAE, 16D code, 1200 steps", lambda: vae.train_vae(vae.Config(latent=16), 1200))
-    demo = vae.VAEDemo()
+    demo = vae_demos.VAEDemo()
     timed("VAEDemo.record, 1000 steps, 30 frames", lambda: demo.record(1000))
 
     print(f"\ntest set ({len(X_test)} images), nats per image; Bernoulli cross-entropy floor "

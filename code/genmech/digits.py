@@ -5,6 +5,7 @@ inside scikit-learn, so nothing is downloaded. The GAN and VAE chapters train ge
 on them and need an honest, shared way to score what comes out: :func:`judge` trains a
 small classifier once (a few seconds) and reports how confidently it recognises samples
 and which of the ten classes appear, with real test digits as the reference.
+:func:`tile` lays images out side by side; :func:`genmech.digits_demos.image_grid` draws them.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from sklearn.datasets import load_digits
 from torch import nn
@@ -86,18 +86,6 @@ def judge_accuracy() -> float:
     _, _, X, y = load()
     with torch.no_grad():
         return float((trained_classifier()(X).argmax(1) == y).float().mean())
-
-
-def image_grid(images, ncols: int = 10, title: str = "", gap: int = 1) -> go.Figure:
-    """Images (n, 64) tiled into one grey-scale heatmap, ``ncols`` per row."""
-    tiles = tile(images, ncols, gap)
-    fig = go.Figure(go.Heatmap(z=tiles[::-1], colorscale="Greys", zmin=0, zmax=1,
-                               showscale=False, hoverinfo="skip"))
-    fig.update_xaxes(visible=False, scaleanchor="y", constrain="domain")
-    fig.update_yaxes(visible=False, constrain="domain")
-    rows = tiles.shape[0] / (SIDE + gap)
-    fig.update_layout(title=title, height=int(80 + 40 * rows), margin=dict(l=10, r=10, t=40, b=10))
-    return fig
 
 
 def tile(images, ncols: int = 10, gap: int = 1) -> np.ndarray:

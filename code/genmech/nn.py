@@ -2,145 +2,50 @@
 
 The chapter *Neural networks and deep learning* reads this module, section by section:
 
-1. **The neuron** — :data:`ACTIVATIONS`, :func:`activation_and_derivative`, the multilayer
-   perceptron both as :func:`mlp` (an ``nn.Sequential``) and as :class:`MLP` (an
-   ``nn.Module`` with a config dataclass, after nanoGPT's style), and parameter counting
-   (:func:`count_parameters` measures, :func:`mlp_parameter_formula` derives).
+1. **The neuron** — :func:`activation_and_derivative`, and parameter counting derived
+   (:func:`mlp_parameter_formula`; :func:`genmech.nets.count_parameters` measures). The
+   multilayer perceptron itself, :func:`genmech.nets.mlp` (an ``nn.Sequential``) and
+   :class:`genmech.nets.MLP` (an ``nn.Module`` with a config dataclass, after nanoGPT's
+   style), lives in :mod:`genmech.nets`, shared by every chapter.
 2. **Universal approximation** (Cybenko, 1989; Hornik, Stinchcombe & White, 1989) —
-   :func:`fit_1d` trains one hidden layer of a given width on a 1D function,
-   :func:`relu_interpolant` *builds* such a network by hand, and :class:`WidthFit` is the
-   live-or-recorded demo with width as its control.
-3. **The network playground** (after Smilkov et al., 2017, TensorFlow Playground) —
-   :class:`Playground`, a :class:`~genmech.live.Demo` on 2D datasets, whose
-   :meth:`Playground.code` prints runnable PyTorch code for its configuration (the live
-   view's "Show code" panel).
+   :func:`fit_1d` trains one hidden layer of a given width on a 1D function, and
+   :func:`relu_interpolant` *builds* such a network by hand.
+3. **The network playground** (after Smilkov et al., 2017, TensorFlow Playground) — a demo,
+   in :mod:`genmech.nn_demos`.
 4. **Why depth** — :func:`sawtooth_network` (Telgarsky, 2016) and :func:`count_linear_pieces`.
 5. **Generalization** — :func:`train_regression`, which records train and test loss
    with optional weight decay and dropout (Srivastava et al., 2014).
 6. **"Inspired by the brain"** — :func:`perceptron` (Rosenblatt, 1958).
 
 Training follows the gradient of a loss with an optimizer (Adam, Kingma & Ba, 2015);
-*how* that works is the subject of the chapter on gradient descent.
+*how* that works is the subject of the chapter on gradient descent. The demos of this
+chapter (:class:`~genmech.nn_demos.WidthFit`, :class:`~genmech.nn_demos.Playground`) and
+their figures are in :mod:`genmech.nn_demos`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from torch import nn
 
-from .live import Choice, Demo, Slider
-from .plotting import COLORS, compact
-
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-               "leaky_relu": lambda: nn.LeakyReLU(0.2), "gelu": nn.GELU}
-
-# The same activations as PyTorch source, for the playground's "show code".
-ACTIVATION_SOURCE = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()",
-                     "leaky_relu": "nn.LeakyReLU(0.2)", "gelu": "nn.GELU()"}
-
-# Optimizers the demos offer: Adam, or plain (full-batch) gradient descent, torch's SGD.
-OPTIMIZERS = ("Adam", "SGD")
-OPTIMIZER_SOURCE = {"Adam": "torch.optim.Adam", "SGD": "torch.optim.SGD"}
-
-
-def _check_activation(name) -> None:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-
-
-def _check_sizes(sizes) -> None:
-    if len(sizes) < 2 or any((not isinstance(s, (int, np.integer))) or isinstance(s, bool) or s < 1
-                             for s in sizes):
-        raise ValueError(f"sizes must be two or more positive ints, got {sizes!r}")
+from .nets import (ACTIVATIONS, MLP, MLPConfig, accuracy, check_activation, check_sizes,
+                   count_parameters, mlp)
 
 
 # =========================================================================== 1. the neuron
 def activation_and_derivative(name: str, x) -> tuple[np.ndarray, np.ndarray]:
     """``(sigma(x), sigma'(x))`` for the activation ``name``; the derivative by autograd,
     the same mechanism that trains every network in the book."""
-    _check_activation(name)
+    check_activation(name)
     x = torch.as_tensor(np.asarray(x, dtype=np.float64)).clone().requires_grad_(True)
     y = ACTIVATIONS[name]()(x)
     (grad,) = torch.autograd.grad(y.sum(), x)
     return y.detach().numpy(), grad.numpy()
 
 
-def mlp(sizes: list[int], activation: str = "relu", out_activation: str | None = None) -> nn.Sequential:
-    """A multilayer perceptron: ``Linear -> activation`` for each consecutive pair of ``sizes``.
-
-    ``mlp([2, 16, 16, 1])`` maps 2 inputs through two hidden layers of 16 units to 1 output;
-    the last layer has no activation unless ``out_activation`` names one.
-    """
-    _check_sizes(sizes)
-    for name in (activation, out_activation):
-        if name is not None:
-            _check_activation(name)
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        last = i == len(sizes) - 2
-        if not last:
-            layers.append(ACTIVATIONS[activation]())
-        elif out_activation:
-            layers.append(ACTIVATIONS[out_activation]())
-    return nn.Sequential(*layers)
-
-
-@dataclass
-class MLPConfig:
-    """The shape of a multilayer perceptron."""
-
-    sizes: tuple = (2, 16, 16, 1)   # input width, hidden widths..., output width
-    activation: str = "relu"        # a key of ACTIVATIONS, applied after every hidden layer
-    dropout: float = 0.0            # probability of zeroing a hidden unit while training
-
-
-class MLP(nn.Module):
-    """The multilayer perceptron as an ``nn.Module``: ``f = f_L o ... o f_1``.
-
-    Each hidden layer computes ``h_l = dropout(sigma(W_l h_{l-1} + b_l))``; the last layer is
-    affine, ``W_L h_{L-1} + b_L``, so a classifier's output is a logit. Its parameters are
-    created in the same order as :func:`mlp`'s, so the same seed gives the same network.
-    """
-
-    def __init__(self, config: MLPConfig):
-        super().__init__()
-        _check_sizes(config.sizes)
-        _check_activation(config.activation)
-        if not 0 <= config.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {config.dropout}")
-        self.config = config
-        sizes = config.sizes
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.activation = ACTIVATIONS[config.activation]()
-        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-
-    def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """What every hidden unit computes: one ``(N, width_l)`` tensor per hidden layer."""
-        states = []
-        for linear in self.linears[:-1]:
-            x = self.dropout(self.activation(linear(x)))   # (N, width_l)
-            states.append(x)
-        return states
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:   # (N, sizes[0]) -> (N, sizes[-1])
-        for linear in self.linears[:-1]:
-            x = self.dropout(self.activation(linear(x)))
-        return self.linears[-1](x)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """The number of trainable numbers in ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def mlp_parameter_formula(sizes) -> int:
     """The derived count ``sum_l (n_{l-1} + 1) n_l``: a weight per input and a bias per unit."""
-    _check_sizes(sizes)
+    check_sizes(sizes)
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
@@ -294,311 +199,7 @@ def unit_contributions(model: nn.Sequential, x: torch.Tensor) -> np.ndarray:
         return (h * model[2].weight[0]).T.numpy()       # (width, N)
 
 
-SHOWN_UNITS = 16    # at most this many unit contributions are drawn (a fixed number of traces)
-
-
-class WidthFit(Demo):
-    """One hidden layer fitted to a 1D function: width is the control, the units are visible.
-
-    Solid: the target and the network. Faint: each unit's contribution ``a_j sigma(w_j x + b_j)``;
-    the network is their sum plus a constant.
-    """
-
-    title = "Universal approximation: one hidden layer, width as the control"
-    params = (
-        Slider("width", 1, 64, 8, integer=True, label="hidden units", restart=True),
-        Choice("target", tuple(TARGETS), "wiggle"),
-        Choice("activation", tuple(ACTIVATIONS), "relu"),
-        Choice("optimizer", OPTIMIZERS, "Adam"),
-        Slider("lr", 1e-4, 1.0, 0.01, log=True, label="learning rate"),
-    )
-    curves = ("loss",)
-    log_curves = True
-
-    def build(self):
-        hp = self.hp
-        self.fn = target(hp["target"])
-        self.model = one_hidden_layer(hp["width"], hp["activation"])
-        self.x = grid_1d(256)                                           # (256, 1)
-        self.y = torch.as_tensor(self.fn(self.x.numpy()), dtype=torch.float32)
-        self.opt = make_optimizer(hp["optimizer"], self.model.parameters(), hp["lr"], 0.0)
-
-    def apply(self, changed):
-        for group in self.opt.param_groups:
-            group["lr"] = self.hp["lr"]
-
-    def train_step(self):
-        with np.errstate(over="ignore", invalid="ignore"):
-            loss = ((self.model(self.x) - self.y) ** 2).mean()
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return {"loss": loss.item()}
-
-    def figure(self):
-        fig = go.Figure()
-        data = self.frame()
-        for i in range(SHOWN_UNITS):
-            fig.add_scatter(mode="lines", line=dict(color=COLORS[5], width=1), opacity=0.5,
-                            name="one unit", legendgroup="units", showlegend=i == 0,
-                            hoverinfo="skip", **data[i])
-        fig.add_scatter(mode="lines", name="target", line=dict(color="black", width=2, dash="dot"),
-                        **data[SHOWN_UNITS])
-        fig.add_scatter(mode="lines", name="network", line=dict(color=COLORS[3], width=3),
-                        **data[SHOWN_UNITS + 1])
-        fig.update_layout(height=380, margin=dict(l=50, r=20, t=40, b=40), xaxis_title="x",
-                          yaxis_title="y", yaxis_range=[-2.5, 2.5],
-                          legend=dict(orientation="h", y=1.08))
-        return fig
-
-    def frame(self):
-        x = self.x[::2]                                       # 128 points: enough to draw
-        xs = compact(x.squeeze(1))
-        parts = unit_contributions(self.model, x)[:SHOWN_UNITS]
-        units = [dict(x=xs, y=compact(p)) for p in parts]
-        units += [dict(x=[], y=[])] * (SHOWN_UNITS - len(units))
-        with torch.no_grad():
-            fit = self.model(x).squeeze(1)
-        return units + [dict(x=xs, y=compact(self.y[::2].squeeze(1))), dict(x=xs, y=compact(fit))]
-
-
-# =========================================================================== 3. the playground
-SHOWN_HEATMAPS = 8       # hidden units drawn as small heatmaps
-GRID, UNIT_GRID = 60, 24  # resolution of the decision heatmap and of each unit's heatmap
-DEFAULT_STEPS = 400       # the playground's default run
-
-
-@dataclass
-class PlaygroundConfig:
-    """Everything that defines a playground run; :meth:`Playground.code` prints it as PyTorch."""
-
-    dataset: str = "spirals"   # one of genmech.data.CLASSIFICATION
-    noise: float = 0.1         # noise level of the dataset
-    n: int = 400               # points, half for training and half for testing
-    depth: int = 2             # hidden layers
-    width: int = 16            # units per hidden layer
-    activation: str = "tanh"   # a key of ACTIVATIONS
-    lr: float = 0.03           # learning rate
-    optimizer: str = "Adam"    # "Adam" or "SGD" (full-batch gradient descent)
-    weight_decay: float = 0.0  # L2 penalty coefficient, passed to the optimizer
-    dropout: float = 0.0       # dropout probability after each hidden layer
-    seed: int = 0              # seeds the data, the split and the initial weights
-
-
-def playground_data(cfg: PlaygroundConfig):
-    """``(X_train, y_train, X_test, y_test)`` tensors: half the points for each, labels as floats."""
-    from .data import classification, train_test_split
-
-    X, y = classification(cfg.dataset, n=cfg.n, noise=cfg.noise, seed=cfg.seed)
-    Xtr, ytr, Xte, yte = train_test_split(X, y, test_fraction=0.5, seed=cfg.seed)
-    return (torch.tensor(Xtr), torch.tensor(ytr, dtype=torch.float32),
-            torch.tensor(Xte), torch.tensor(yte, dtype=torch.float32))
-
-
-def to_bytes(values: torch.Tensor) -> np.ndarray:
-    """Values in [0, 1] as bytes 0..255: a quarter of float32's page weight, invisible in a heatmap."""
-    return (values.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-
-
-def make_optimizer(name: str, params, lr: float, weight_decay: float):
-    if name == "Adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "SGD":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
-
-
-def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """The fraction of points on the right side of the boundary ``logit = 0``."""
-    return ((logits > 0).float() == y).float().mean().item()
-
-
-class Playground(Demo):
-    """A network playground on 2D two-class data, after TensorFlow Playground (Smilkov et al., 2017).
-
-    Left: the probability of class 1 over the plane (the decision boundary is where it is
-    0.5), with training points (circles) and test points (crosses). Right: what single hidden
-    units compute, as small heatmaps. Beside it: train and test loss. :meth:`code` returns
-    runnable PyTorch code that reproduces the current configuration.
-    """
-
-    title = "Network playground"
-    params = (
-        Choice("dataset", ("spirals", "moons", "circles", "xor"), "spirals"),
-        Slider("noise", 0.0, 0.5, 0.1, step=0.05, restart=True),
-        Slider("depth", 1, 4, 2, integer=True, label="hidden layers", restart=True),
-        Slider("width", 1, 32, 16, integer=True, label="units per layer", restart=True),
-        Choice("activation", tuple(ACTIVATIONS), "tanh"),
-        Slider("lr", 1e-4, 1.0, 0.03, log=True, label="learning rate"),
-        Choice("optimizer", OPTIMIZERS, "Adam"),
-        Choice("weight_decay", (0.0, 1e-4, 1e-3, 1e-2, 1e-1), 0.0, label="weight decay",
-               restart=False),
-        Slider("dropout", 0.0, 0.5, 0.0, step=0.05, restart=True),
-        Choice("units", ("last hidden layer", "first hidden layer"), "last hidden layer",
-               label="unit heatmaps", restart=False),
-    )
-    curves = ("train loss", "test loss")
-
-    @property
-    def config(self) -> PlaygroundConfig:
-        hp = self.hp
-        return PlaygroundConfig(dataset=hp["dataset"], noise=hp["noise"], depth=hp["depth"],
-                                width=hp["width"], activation=hp["activation"], lr=hp["lr"],
-                                optimizer=hp["optimizer"], weight_decay=hp["weight_decay"],
-                                dropout=hp["dropout"], seed=self.seed)
-
-    def build(self):
-        cfg = self.config
-        self.X_train, self.y_train, self.X_test, self.y_test = playground_data(cfg)
-        sizes = (2,) + (cfg.width,) * cfg.depth + (1,)
-        self.model = MLP(MLPConfig(sizes, cfg.activation, cfg.dropout))
-        self.opt = make_optimizer(cfg.optimizer, self.model.parameters(), cfg.lr, cfg.weight_decay)
-        self.loss_fn = nn.BCEWithLogitsLoss()
-        r = 1.1 * float(torch.cat([self.X_train, self.X_test]).abs().max())
-        self.axis = np.linspace(-r, r, GRID, dtype=np.float32)
-        self.unit_axis = np.linspace(-r, r, UNIT_GRID, dtype=np.float32)
-
-    def apply(self, changed):
-        for group in self.opt.param_groups:
-            group["lr"] = self.hp["lr"]
-            group["weight_decay"] = self.hp["weight_decay"]
-
-    def train_step(self):
-        self.model.train()
-        loss = self.loss_fn(self.model(self.X_train).squeeze(1), self.y_train)   # (N,) logits
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        # both losses measured alike: after the update, dropout off (the loss the optimizer
-        # saw was taken before the update, with dropout on; it is not comparable)
-        self.model.eval()
-        with torch.no_grad():
-            train_logits = self.model(self.X_train).squeeze(1)
-            test_logits = self.model(self.X_test).squeeze(1)
-            train_loss = self.loss_fn(train_logits, self.y_train).item()
-            test_loss = self.loss_fn(test_logits, self.y_test).item()
-        return {"train loss": train_loss, "test loss": test_loss,
-                "train accuracy": accuracy(train_logits, self.y_train),
-                "test accuracy": accuracy(test_logits, self.y_test)}
-
-    def evaluate(self) -> dict:
-        """Train and test accuracy of the model as it is now (dropout off)."""
-        self.model.eval()
-        with torch.no_grad():
-            return {"train accuracy": accuracy(self.model(self.X_train).squeeze(1), self.y_train),
-                    "test accuracy": accuracy(self.model(self.X_test).squeeze(1), self.y_test)}
-
-    # -- the view
-    def _grid(self, axis) -> torch.Tensor:
-        gx, gy = np.meshgrid(axis, axis)
-        return torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1))   # (G*G, 2)
-
-    def figure(self):
-        # the decision map spans two rows and two columns; eight unit maps fill a 2 x 4 block
-        fig = make_subplots(rows=2, cols=6, specs=[[{"rowspan": 2, "colspan": 2}, None, {}, {}, {}, {}],
-                                                   [None, None, {}, {}, {}, {}]],
-                            horizontal_spacing=0.03, vertical_spacing=0.1,
-                            column_widths=[0.25, 0.25, 0.125, 0.125, 0.125, 0.125])
-        data = self.frame()
-        fig.add_heatmap(colorscale="RdBu_r", zmin=0, zmax=255, showscale=False, hoverinfo="skip",
-                        row=1, col=1, **data[0])
-        for k, (symbol, name) in enumerate((("circle", "train"), ("x", "test"))):
-            for c in (0, 1):
-                fig.add_scatter(mode="markers", name=f"{name}, class {c}", showlegend=False,
-                                marker=dict(symbol=symbol, size=5, color=COLORS[3] if c else COLORS[0],
-                                            line=dict(width=0.6, color="white")),
-                                hoverinfo="skip", row=1, col=1, **data[1 + 2 * k + c])
-        for u in range(SHOWN_HEATMAPS):
-            fig.add_heatmap(colorscale="PuOr", zmin=0, zmax=255, showscale=False, hoverinfo="skip",
-                            row=1 + u // 4, col=3 + u % 4, **data[5 + u])
-        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-        fig.update_yaxes(scaleanchor="x", row=1, col=1)
-        layer = "last" if self.hp["units"] == "last hidden layer" else "first"
-        fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=10),
-                          title=dict(text=f"{self.hp['dataset']}: P(class 1)  |  "
-                                          f"{layer} hidden layer, units 1–{SHOWN_HEATMAPS}",
-                                     font=dict(size=14)))
-        return fig
-
-    def _unit_maps(self) -> list[np.ndarray]:
-        self.model.eval()
-        with torch.no_grad():
-            states = self.model.hidden_states(self._grid(self.unit_axis))
-        h = states[-1] if self.hp["units"] == "last hidden layer" else states[0]   # (g*g, width)
-        lo, hi = h.min(0).values, h.max(0).values
-        # each unit rescaled to its own range, so its pattern shows whatever its scale
-        h = ((h - lo) / (hi - lo).clamp_min(1e-6)).T.reshape(-1, UNIT_GRID, UNIT_GRID)
-        return [to_bytes(m) for m in h[:SHOWN_HEATMAPS]]
-
-    def frame(self):
-        self.model.eval()
-        with torch.no_grad():
-            p = torch.sigmoid(self.model(self._grid(self.axis))).reshape(GRID, GRID)   # (G, G)
-        traces = [dict(x=self.axis, y=self.axis, z=to_bytes(p))]
-        for X, y in ((self.X_train, self.y_train), (self.X_test, self.y_test)):
-            for c in (0, 1):
-                pts = X[y == c].numpy()
-                traces.append(dict(x=compact(pts[:, 0]), y=compact(pts[:, 1])))
-        maps = self._unit_maps()
-        traces += [dict(x=self.unit_axis, y=self.unit_axis, z=m) for m in maps]
-        traces += [dict(x=[], y=[], z=[])] * (SHOWN_HEATMAPS - len(maps))   # narrower than 8 units
-        return traces
-
-    # -- show code
-    def code(self, steps: int | None = None) -> str:
-        """Runnable PyTorch source that trains the current configuration from scratch for
-        ``steps`` steps (default: as many as this demo has taken, else the default run) and
-        prints its test accuracy. The same seed gives the same initial weights as the demo."""
-        steps = steps if steps is not None else (self.steps or DEFAULT_STEPS)
-        if not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
-        cfg = self.config
-        act = ACTIVATION_SOURCE[cfg.activation]
-        drop = f" nn.Dropout({cfg.dropout:g})," if cfg.dropout > 0 else ""
-        layers, a = [], 2
-        for _ in range(cfg.depth):
-            layers.append(f"    nn.Linear({a}, {cfg.width}), {act},{drop}")
-            a = cfg.width
-        layers.append(f"    nn.Linear({a}, 1),")
-        layer_lines = "\n".join(layers)
-        return f'''\
-# Network playground: {cfg.dataset}, {cfg.depth} hidden layer(s) of {cfg.width} {cfg.activation} units.
-import torch
-from torch import nn
-from genmech.data import classification, train_test_split
-
-torch.manual_seed({cfg.seed})
-X, y = classification("{cfg.dataset}", n={cfg.n}, noise={cfg.noise:g}, seed={cfg.seed})
-X_train, y_train, X_test, y_test = train_test_split(X, y, test_fraction=0.5, seed={cfg.seed})
-X_train, X_test = torch.tensor(X_train), torch.tensor(X_test)                  # (N, 2)
-y_train = torch.tensor(y_train, dtype=torch.float32)                           # (N,) labels 0/1
-y_test = torch.tensor(y_test, dtype=torch.float32)
-
-model = nn.Sequential(
-{layer_lines}
-)
-optimizer = {OPTIMIZER_SOURCE[cfg.optimizer]}(model.parameters(), lr={cfg.lr:.6g}, weight_decay={cfg.weight_decay:g})
-loss_fn = nn.BCEWithLogitsLoss()            # binary cross-entropy on the logit
-
-for step in range({steps}):
-    model.train()
-    loss = loss_fn(model(X_train).squeeze(1), y_train)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-
-model.eval()
-with torch.no_grad():
-    test_accuracy = ((model(X_test).squeeze(1) > 0).float() == y_test).float().mean().item()
-print(f"test accuracy after {steps} steps: {{test_accuracy:.3f}}")
-'''
-
-    def show(self, steps: int = DEFAULT_STEPS, frames: int = 20):
-        """As :meth:`Demo.show`, with the playground's default run length."""
-        super().show(steps, frames)
-
-
+# =========================================================================== 3. the playground: see nn_demos
 # =========================================================================== 4. why depth
 def tent_layer() -> nn.Sequential:
     """The tent map ``t(x) = 2 relu(x) - 4 relu(x - 1/2)`` on [0, 1] as a width-2 ReLU layer."""

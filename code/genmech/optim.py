@@ -31,7 +31,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from . import data, nn
+from . import data, nets
 from .live import Choice, Demo, Slider
 from .plotting import COLORS, compact
 
@@ -488,7 +488,7 @@ class SGDvsAdam(Demo):
         self.X, self.y = torch.as_tensor(Xtr), torch.as_tensor(ytr, dtype=torch.float32)  # (N, 2), (N,)
         self.X_test, self.y_test = torch.as_tensor(Xte), torch.as_tensor(yte, dtype=torch.float32)
         self.X_all = torch.cat([self.X, self.X_test])                           # (N + M, 2)
-        net = nn.mlp([2, *self.hidden, 1], activation="tanh")   # seeded by reset()
+        net = nets.mlp([2, *self.hidden, 1], activation="tanh")   # seeded by reset()
         self.nets = {"SGD": net, "Adam": copy.deepcopy(net)}     # identical initial weights
         self.opts = {"SGD": torch.optim.SGD(self.nets["SGD"].parameters(), lr=self.hp["sgd_lr"]),
                      "Adam": torch.optim.Adam(self.nets["Adam"].parameters(), lr=self.hp["adam_lr"])}

@@ -5,14 +5,16 @@ Kingma & Welling (2014, "Auto-Encoding Variational Bayes") and Rezende, Mohamed 
 Wierstra (2014), with the β weight of Higgins et al. (2017, "β-VAE"):
 
 * :class:`Autoencoder`: a plain encoder-decoder through a bottleneck (section 1);
-* :func:`gaussian_kl`, :func:`reparameterize`, :func:`bernoulli_nll` and :func:`elbo_terms`:
+* :func:`diagonal_gaussian_kl`, :func:`reparameterize`, :func:`bernoulli_nll` and :func:`elbo_terms`:
   the pieces of the evidence lower bound, written as in the text (sections 2 and 3);
 * :func:`gradient_variance`: the reparameterization and score-function (REINFORCE,
   Williams 1992) gradient estimators side by side on a one-dimensional problem (section 3);
-* :class:`VAE`, :func:`train_vae` and :class:`VAEDemo`, the live-or-recorded training demo
-  with a β slider (section 4);
-* :func:`latent_map`, :func:`interpolate`, :func:`prior_samples` and :func:`explorer`,
-  which walk through the learned latent space (section 5).
+* :class:`VAE` and :func:`train_vae` (section 4);
+* :func:`interpolate`, :func:`prior_samples` and :func:`decode_mean`, which walk through
+  the learned latent space (section 5).
+
+The chapter's views are in :mod:`genmech.vae_demos`: the training demo with a β slider
+(:class:`~genmech.vae_demos.VAEDemo`), the latent map and the latent explorer.
 
 Pixels are intensities in [0, 1] (``genmech.digits.load``). The decoder outputs one logit
 per pixel and the reconstruction term is the Bernoulli cross-entropy, as in Kingma &
@@ -27,19 +29,12 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import plotly.colors
-import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
-from plotly.subplots import make_subplots
 from torch import nn
 
 from . import digits
-from .live import Demo, Slider, mode
-from .nn import mlp
-from .plotting import COLORS, compact
-
-CLASS_COLORS = plotly.colors.qualitative.T10   # ten distinguishable colours, one per digit
+from .nets import mlp
 
 
 # --------------------------------------------------------------------------- configuration
@@ -65,7 +60,7 @@ class Config:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
 
 
-def _check_images(x: torch.Tensor) -> torch.Tensor:
+def check_images(x: torch.Tensor) -> torch.Tensor:
     x = torch.as_tensor(x, dtype=torch.float32)
     if x.ndim != 2 or x.shape[1] != digits.PIXELS:
         raise ValueError(f"images must have shape (n, {digits.PIXELS}), got {tuple(x.shape)}")
@@ -97,11 +92,15 @@ class Autoencoder(nn.Module):
 
 
 # --------------------------------------------------------------------------- ELBO pieces
-def gaussian_kl(mu_q, logvar_q, mu_p=0.0, logvar_p=0.0) -> torch.Tensor:
+def diagonal_gaussian_kl(mu_q, logvar_q, mu_p=0.0, logvar_p=0.0) -> torch.Tensor:
     """KL( N(mu_q, diag exp(logvar_q)) || N(mu_p, diag exp(logvar_p)) ), summed over the last axis.
 
     Per dimension: ½ [ log σp² − log σq² + (σq² + (μq − μp)²) / σp² − 1 ]. With the prior
     N(0, I) (the defaults) this is ½ Σ (σq² + μq² − 1 − log σq²).
+
+    The same divergence as :func:`genmech.probability.gaussian_kl` (one dimension, floats,
+    parameterised by standard deviations), here on tensors of means and log-variances, as
+    an encoder outputs them, and summed over independent dimensions.
     """
     mu_q, logvar_q = torch.as_tensor(mu_q), torch.as_tensor(logvar_q)
     mu_p = torch.as_tensor(mu_p, dtype=mu_q.dtype)
@@ -138,7 +137,7 @@ def entropy_floor(x) -> float:
     For a grey pixel x ∈ (0, 1) the cross-entropy −x log p − (1−x) log(1−p) is smallest at
     p = x, where it equals the binary entropy H(x) > 0. Only black-and-white images can score 0.
     """
-    x = _check_images(x).double().clamp(1e-12, 1 - 1e-12)
+    x = check_images(x).double().clamp(1e-12, 1 - 1e-12)
     h = -(x * x.log() + (1 - x) * (1 - x).log())
     return float(h.sum(-1).mean())
 
@@ -170,11 +169,11 @@ def elbo_terms(model: VAE, x, samples: int = 1):
     reconstruction = E_q[−log p(x|z)], estimated with ``samples`` reparameterized draws;
     KL = KL(q(z|x) || p(z)) in closed form. −ELBO = reconstruction + KL ≥ −log p(x).
     """
-    x = _check_images(x)
+    x = check_images(x)
     mu, logvar = model.encode(x)                               # (B, L) each
     z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape))  # (S, B, L)
     recon = bernoulli_nll(model.decode(z), x.expand(samples, *x.shape)).mean(0)         # (B,)
-    return recon, gaussian_kl(mu, logvar)
+    return recon, diagonal_gaussian_kl(mu, logvar)
 
 
 # --------------------------------------------------------------------------- a model we can solve exactly
@@ -213,7 +212,7 @@ class History:
     seconds: float = 0.0
 
 
-def _batches(n: int, batch: int, gen: torch.Generator):
+def shuffled_batches(n: int, batch: int, gen: torch.Generator):
     while True:
         yield from torch.randperm(n, generator=gen).split(batch)
 
@@ -221,12 +220,12 @@ def _batches(n: int, batch: int, gen: torch.Generator):
 def train_autoencoder(cfg: Config | None = None, steps: int = 2000, data=None):
     """Train an :class:`Autoencoder` on the training digits; returns ``(model, History)``."""
     cfg = cfg if cfg is not None else Config()
-    X = _check_images(digits.load()[0] if data is None else data)
+    X = check_images(digits.load()[0] if data is None else data)
     torch.manual_seed(cfg.seed)
     model = Autoencoder(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     hist, start = History(), time.perf_counter()
-    batches = _batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
+    batches = shuffled_batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
     for _ in range(steps):
         loss = model.loss(X[next(batches)]).mean()
         opt.zero_grad()
@@ -240,12 +239,12 @@ def train_autoencoder(cfg: Config | None = None, steps: int = 2000, data=None):
 def train_vae(cfg: Config | None = None, steps: int = 2000, data=None):
     """Train a :class:`VAE` by minimising reconstruction + β · KL; returns ``(model, History)``."""
     cfg = cfg if cfg is not None else Config()
-    X = _check_images(digits.load()[0] if data is None else data)
+    X = check_images(digits.load()[0] if data is None else data)
     torch.manual_seed(cfg.seed)
     model = VAE(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     hist, start = History(), time.perf_counter()
-    batches = _batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
+    batches = shuffled_batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
     for _ in range(steps):
         recon, kl = elbo_terms(model, X[next(batches)])
         loss = (recon + cfg.beta * kl).mean()
@@ -275,7 +274,7 @@ def importance_weighted_nll(model: VAE, x, samples: int = 256, seed: int = 0) ->
     log p(x) ≈ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x) with z_k ~ q(z|x); it is still a
     bound (−log p(x) ≤ this value), and approaches −log p(x) as K grows.
     """
-    x = _check_images(x)
+    x = check_images(x)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         mu, logvar = model.encode(x)
@@ -292,7 +291,7 @@ def importance_weighted_nll(model: VAE, x, samples: int = 256, seed: int = 0) ->
 @torch.no_grad()
 def reconstruction_error(model, x) -> dict:
     """How well ``model`` reconstructs ``x``: mean squared error per pixel and cross-entropy per image."""
-    x = _check_images(x)
+    x = check_images(x)
     if isinstance(model, VAE):
         logits = model.decode(model.encode(x)[0])
     else:
@@ -343,102 +342,12 @@ def gradient_variance(mu: float = 0.0, sigma: float = 1.0, sample_sizes=(1, 10, 
     return rows
 
 
-# --------------------------------------------------------------------------- the training demo
-def _latent_scatter_data(codes: np.ndarray, labels: np.ndarray) -> list[dict]:
-    return [dict(x=compact(codes[labels == c, 0]), y=compact(codes[labels == c, 1]))
-            for c in range(10)]
-
-
-class VAEDemo(Demo):
-    """A VAE with a 2D latent space trains on the digits.
-
-    Left: the code μ(x) of every test digit, coloured by its class. Middle: eight fixed test
-    digits (top) and their reconstructions (bottom). Right: the two terms of the negative
-    ELBO per image, reconstruction and KL. The β slider weighs the KL term while it trains.
-    """
-
-    title = "A VAE with a 2D latent space, training on digits"
-    params = (
-        Slider("beta", 0.01, 20.0, 1.0, log=True, label="β (weight of the KL term)"),
-        Slider("lr", 1e-4, 10.0, 3e-3, log=True, label="learning rate"),
-    )
-    curves = ("neg_elbo",)      # the figure draws the two terms; the curve beside it, their sum
-    log_curves = False
-    fps = 6
-    SHOWN = 8          # test digits whose reconstructions are drawn
-
-    def build(self):
-        X, _, Xt, yt = digits.load()
-        self.X, self.X_test, self.y_test = X, Xt, yt.numpy()
-        self.shown = Xt[:self.SHOWN]
-        self.model = VAE(Config(latent=2, seed=self.seed))
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.hp["lr"])
-        self.batches = _batches(len(X), 128, torch.Generator().manual_seed(self.seed))
-
-    def apply(self, changed):
-        for group in self.opt.param_groups:      # β is read at every step; lr lives in Adam
-            group["lr"] = self.hp["lr"]
-
-    def train_step(self):
-        recon, kl = elbo_terms(self.model, self.X[next(self.batches)])
-        loss = (recon + self.hp["beta"] * kl).mean()
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return {"reconstruction": recon.mean().item(), "kl": kl.mean().item(),
-                "neg_elbo": (recon + kl).mean().item()}
-
-    @torch.no_grad()
-    def _codes(self) -> np.ndarray:
-        return self.model.encode(self.X_test)[0].numpy()
-
-    def figure(self):
-        fig = make_subplots(rows=1, cols=3, column_widths=[0.38, 0.26, 0.36], horizontal_spacing=0.07,
-                            subplot_titles=("codes μ(x) of test digits",
-                                            "digits, reconstructions",
-                                            "loss terms (nats/image)"))
-        data = self.frame()
-        for c in range(10):
-            fig.add_scatter(mode="markers", name=str(c), marker=dict(size=5, color=CLASS_COLORS[c]),
-                            legendgroup="digits", row=1, col=1, **data[c])
-        fig.add_trace(go.Heatmap(colorscale="Greys", zmin=0, zmax=1, showscale=False,
-                                 hoverinfo="skip", **data[10]), row=1, col=2)
-        for i, name in enumerate(("reconstruction", "KL")):
-            fig.add_scatter(mode="lines", name=name, line=dict(color=COLORS[i + 2], width=2),
-                            legendgroup="curves", row=1, col=3, **data[11 + i])
-        fig.update_xaxes(title="z₁", row=1, col=1)
-        fig.update_yaxes(title="z₂", row=1, col=1)
-        fig.update_xaxes(visible=False, scaleanchor="y2", constrain="domain", row=1, col=2)
-        fig.update_yaxes(visible=False, constrain="domain", row=1, col=2)
-        fig.update_xaxes(title="step", row=1, col=3)
-        fig.update_yaxes(type="log", row=1, col=3)
-        fig.update_layout(height=430, margin=dict(l=50, r=20, t=60, b=50),
-                          legend=dict(orientation="v", x=1.01, y=1.0, font=dict(size=11)))
-        return fig
-
-    def frame(self):
-        """Ten class scatters, the reconstruction heatmap, then the two loss curves."""
-        codes = self._codes()
-        with torch.no_grad():
-            recon = self.model.reconstruct(self.shown)
-        # rows of four: originals, their reconstructions, the next four, theirs
-        half = self.SHOWN // 2
-        pairs = [self.shown[:half], recon[:half], self.shown[half:], recon[half:]]
-        tiles = digits.tile(torch.cat(pairs), ncols=half)
-        curves = []
-        for name in ("reconstruction", "kl"):
-            s = self.metrics.series.get(name)
-            steps, values = (s.steps, s.values) if s else ([], [])
-            curves.append(dict(x=compact(steps), y=compact(np.maximum(values, 1e-4))))
-        return _latent_scatter_data(codes, self.y_test) + [dict(z=tiles[::-1])] + curves
-
-
 # --------------------------------------------------------------------------- walking the latent space
 @torch.no_grad()
 def codes_gaussian_samples(model: Autoencoder, x, n: int = 500, seed: int = 0) -> torch.Tensor:
     """The best guess an autoencoder allows: decode codes drawn from independent Gaussians
     with the mean and standard deviation of each code coordinate over ``x``; (n, 64) images."""
-    codes = model.encode(_check_images(x))                     # (N, latent)
+    codes = model.encode(check_images(x))                     # (N, latent)
     gen = torch.Generator().manual_seed(seed)
     z = codes.mean(0) + codes.std(0) * torch.randn(n, codes.shape[1], generator=gen)
     return decode_mean(model, z)
@@ -450,7 +359,7 @@ def nearest_distance(images, reference) -> float:
     A second judge of realism that, unlike a classifier, cannot be fooled into confidence:
     an image far from every real digit scores high.
     """
-    images, reference = _check_images(images), _check_images(reference)
+    images, reference = check_images(images), check_images(reference)
     return float(torch.cdist(images, reference).min(1).values.mean())
 
 
@@ -465,25 +374,13 @@ def decode_mean(model, z) -> torch.Tensor:
     return torch.sigmoid(model.decode(torch.as_tensor(z, dtype=torch.float32)))
 
 
-def latent_map(model: VAE, n: int = 15) -> go.Figure:
-    """Decode an ``n`` x ``n`` grid of 2D codes, spaced by prior quantiles, into one map of digits."""
-    if model.cfg.latent != 2:
-        raise ValueError(f"latent_map draws a 2D latent space; this model has {model.cfg.latent}")
-    q = normal_quantiles(n)
-    z1, z2 = np.meshgrid(q, q[::-1])                  # top row: largest z2
-    images = decode_mean(model, np.stack([z1.ravel(), z2.ravel()], 1))
-    fig = digits.image_grid(images, ncols=n, gap=0)
-    fig.update_layout(title=f"decoded {n}×{n} grid of latent points (z₁ →, z₂ ↑)", height=520)
-    return fig
-
-
 def interpolate(model, x_a, x_b, steps: int = 10) -> torch.Tensor:
     """Decode the straight line between the codes μ(x_a) and μ(x_b); (steps, 64) images."""
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     with torch.no_grad():
-        za = model.encode(_check_images(x_a.reshape(1, -1)))[0]
-        zb = model.encode(_check_images(x_b.reshape(1, -1)))[0]
+        za = model.encode(check_images(x_a.reshape(1, -1)))[0]
+        zb = model.encode(check_images(x_b.reshape(1, -1)))[0]
     t = torch.linspace(0, 1, steps)[:, None]
     return decode_mean(model, (1 - t) * za + t * zb)
 
@@ -500,82 +397,3 @@ def circle_path(n: int = 36, radius: float = 1.5) -> np.ndarray:
     return np.stack([radius * np.cos(a), radius * np.sin(a)], 1)
 
 
-def _explorer_figure(codes, labels, z, image) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
-                        subplot_titles=("latent space (test digits) and the point z",
-                                        "decoded digit at z"))
-    for c in range(10):
-        fig.add_scatter(mode="markers", name=str(c), opacity=0.35, hoverinfo="skip",
-                        marker=dict(size=4, color=CLASS_COLORS[c]), row=1, col=1,
-                        **_latent_scatter_data(codes, labels)[c])
-    fig.add_scatter(x=[z[0]], y=[z[1]], mode="markers", name="z", row=1, col=1,
-                    marker=dict(size=16, symbol="x", color="black"))
-    fig.add_trace(go.Heatmap(z=image, colorscale="Greys", zmin=0, zmax=1, showscale=False,
-                             hoverinfo="skip"), row=1, col=2)
-    fig.update_xaxes(range=[-3.2, 3.2], title="z₁", row=1, col=1)
-    fig.update_yaxes(range=[-3.2, 3.2], title="z₂", row=1, col=1)
-    fig.update_xaxes(visible=False, scaleanchor="y2", constrain="domain", row=1, col=2)
-    fig.update_yaxes(visible=False, constrain="domain", row=1, col=2)
-    fig.update_layout(height=420, margin=dict(l=50, r=20, t=50, b=40), showlegend=False)
-    return fig
-
-
-def _digit_image(model, z) -> np.ndarray:
-    return decode_mean(model, np.asarray(z, dtype=np.float32)[None]).reshape(8, 8).numpy()[::-1]
-
-
-def explorer(model: VAE, x, labels, path=None):
-    """Move a point z through the 2D latent space and watch the decoded digit change.
-
-    In a live kernel: two sliders (z₁, z₂) drive a live figure. While the book is
-    built (``GENMECH_MODE=record``): a plotly figure whose slider and Play button move z
-    along ``path`` (default: a circle of radius 1.5).
-    """
-    if model.cfg.latent != 2:
-        raise ValueError(f"the explorer walks a 2D latent space; this model has {model.cfg.latent}")
-    with torch.no_grad():
-        codes = model.encode(_check_images(x))[0].numpy()
-    labels = np.asarray(labels)
-    if mode() == "live":
-        live = ExplorerWidget(model, codes, labels)
-        live.widget._explorer = live          # keeps the callbacks' owner alive (and testable)
-        return live.widget
-    path = circle_path() if path is None else np.asarray(path, dtype=np.float32)
-    return explorer_recording(model, codes, labels, path)
-
-
-def explorer_recording(model, codes, labels, path) -> go.Figure:
-    """The static explorer: one animation frame per point of ``path``."""
-    from .live import animate
-
-    snaps = []
-    for i, z in enumerate(path):
-        snaps.append((f"{i}", [None] * 10 + [dict(x=[float(z[0])], y=[float(z[1])]),
-                                             dict(z=_digit_image(model, z))]))
-    final = _explorer_figure(codes, labels, path[0], _digit_image(model, path[0]))
-    fig = animate(final, snaps, duration=150)
-    fig.layout.sliders[0].active = 0
-    fig.layout.sliders[0].currentvalue.update(prefix="point on the path: ", xanchor="right")
-    return fig
-
-
-class ExplorerWidget:
-    """The live explorer: sliders for z₁ and z₂ beside a live figure (tests set the sliders)."""
-
-    def __init__(self, model, codes, labels):
-        import ipywidgets as w
-
-        self.model = model
-        from .livefigure import LiveFigure    # redraws reliably in JupyterLab (see its docstring)
-
-        self.fig = LiveFigure(_explorer_figure(codes, labels, (0.0, 0.0), _digit_image(model, (0, 0))))
-        self.sliders = [w.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description=name)
-                        for name in ("z₁", "z₂")]
-        for s in self.sliders:
-            s.observe(lambda _change: self.draw(), names="value")
-        self.widget = w.VBox([w.HBox(self.sliders), self.fig])
-
-    def draw(self):
-        z = (self.sliders[0].value, self.sliders[1].value)
-        self.fig.update_traces([None] * 10 + [dict(x=[z[0]], y=[z[1]]),
-                                              dict(z=_digit_image(self.model, z))])

@@ -7,11 +7,11 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from genmech import data, gan
+from genmech import data, gan, gan_demos
 from genmech.live import LiveView
-from genmech.gan import (GAN, GANConfig, GANLab, discriminator_loss, generator_loss,
-                         histogram_js, js_divergence, mode_coverage, optimal_discriminator,
-                         pointwise_value)
+from genmech.gan import (GAN, GANConfig, discriminator_loss, generator_loss, histogram_js,
+                         js_divergence, mode_coverage, optimal_discriminator, pointwise_value)
+from genmech.gan_demos import GANLab
 
 
 # --------------------------------------------------------------------------- losses
@@ -143,7 +143,7 @@ def test_lab_trains_and_the_figure_changes():
     assert not np.allclose(before[2]["x"], after[2]["x"])          # samples moved
     assert not np.allclose(before[5]["x"], after[5]["x"], equal_nan=True)   # manifold warped
     m = lab.metrics
-    assert len(m["js"]) == 300 // gan.EVAL_EVERY and "modes" in m.last
+    assert len(m["js"]) == 300 // gan_demos.EVAL_EVERY and "modes" in m.last
     assert m["js"][-1] < m["js"][0]
     fig = lab.figure()
     assert len(fig.data) == 6 and len(lab.metric_figure().data) == 4
@@ -289,7 +289,7 @@ def test_lab_view_reports_divergence():
 
 # --------------------------------------------------------------------------- digits
 def test_digits_gan_trains_and_the_grid_changes():
-    demo = gan.DigitsGAN()
+    demo = gan_demos.DigitsGAN()
     before = demo.frame()[0]["z"]
     demo.step(150)
     after = demo.frame()[0]["z"]

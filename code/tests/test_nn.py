@@ -5,28 +5,28 @@ import numpy as np
 import pytest
 import torch
 
-from genmech import nn as gnn
+from genmech import nn as gnn, nets, nn_demos as gnn_demos
 from genmech.live import LiveView
 
 
 # --------------------------------------------------------------------------- 1. the neuron
 def test_mlp_keeps_its_shape_and_count_matches_the_formula():
-    model = gnn.mlp([2, 16, 16, 1])
+    model = nets.mlp([2, 16, 16, 1])
     assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
     assert model(torch.zeros(5, 2)).shape == (5, 1)
-    assert isinstance(gnn.mlp([3, 4, 2], "tanh", "sigmoid")[-1], torch.nn.Sigmoid)
+    assert isinstance(nets.mlp([3, 4, 2], "tanh", "sigmoid")[-1], torch.nn.Sigmoid)
     for sizes in ([1, 1], [2, 16, 16, 1], [64, 128, 10], [3, 7, 5, 2, 9]):
         derived = gnn.mlp_parameter_formula(sizes)
-        assert gnn.count_parameters(gnn.mlp(sizes)) == derived
-        assert gnn.count_parameters(gnn.MLP(gnn.MLPConfig(tuple(sizes)))) == derived
+        assert nets.count_parameters(nets.mlp(sizes)) == derived
+        assert nets.count_parameters(nets.MLP(nets.MLPConfig(tuple(sizes)))) == derived
     assert gnn.mlp_parameter_formula([2, 16, 16, 1]) == 3 * 16 + 17 * 16 + 17
 
 
 def test_mlp_module_and_sequential_build_the_same_network_from_a_seed():
     torch.manual_seed(4)
-    seq = gnn.mlp([2, 8, 8, 1], "tanh")
+    seq = nets.mlp([2, 8, 8, 1], "tanh")
     torch.manual_seed(4)
-    mod = gnn.MLP(gnn.MLPConfig((2, 8, 8, 1), "tanh"))
+    mod = nets.MLP(nets.MLPConfig((2, 8, 8, 1), "tanh"))
     x = torch.randn(10, 2)
     assert torch.allclose(seq(x), mod(x))
     states = mod.hidden_states(x)
@@ -50,17 +50,17 @@ def test_activation_derivatives_match_their_closed_forms():
 
 def test_bad_arguments_raise_readable_errors():
     with pytest.raises(ValueError, match="positive ints"):
-        gnn.mlp([2, 0, 1])
+        nets.mlp([2, 0, 1])
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
-        gnn.mlp([2, 3, 1], "swish")
+        nets.mlp([2, 3, 1], "swish")
     with pytest.raises(ValueError, match="dropout"):
-        gnn.MLP(gnn.MLPConfig((2, 3, 1), dropout=1.0))
+        nets.MLP(nets.MLPConfig((2, 3, 1), dropout=1.0))
     with pytest.raises(ValueError, match="unknown target"):
         gnn.fit_1d(4, "square")
     with pytest.raises(ValueError, match="dataset must be one of"):
-        gnn.Playground(dataset="iris")
+        gnn_demos.Playground(dataset="iris")
     with pytest.raises(ValueError, match="steps must be a positive int"):
-        gnn.Playground().code(steps=0)
+        gnn_demos.Playground().code(steps=0)
     with pytest.raises(ValueError, match="increasing"):
         gnn.relu_interpolant("wiggle", [0.0, 0.0, 1.0])
     with pytest.raises(ValueError, match="labels"):
@@ -88,7 +88,7 @@ def test_hand_built_relu_network_interpolates_with_error_shrinking_like_one_over
     fn = gnn.target("wiggle")
     knots = np.linspace(-2, 2, 17)
     model = gnn.relu_interpolant(fn, knots)
-    assert gnn.count_parameters(model) == gnn.mlp_parameter_formula([1, 16, 1])
+    assert nets.count_parameters(model) == gnn.mlp_parameter_formula([1, 16, 1])
     with torch.no_grad():
         at_knots = model(torch.tensor(knots, dtype=torch.float32).unsqueeze(1)).squeeze(1).numpy()
     assert np.allclose(at_knots, fn(knots), atol=1e-4)
@@ -98,17 +98,17 @@ def test_hand_built_relu_network_interpolates_with_error_shrinking_like_one_over
 
 
 def test_width_fit_demo_learns_and_its_figure_moves():
-    demo = gnn.WidthFit(width=16)
+    demo = gnn_demos.WidthFit(width=16)
     before = demo.frame()[-1]["y"].copy()
     first = demo.step(1)["loss"]
     last = demo.step(800)["loss"]
     assert last < 0.05 < first
     assert not np.allclose(before, demo.frame()[-1]["y"])
-    assert len(demo.frame()) == len(demo.figure().data) == gnn.SHOWN_UNITS + 2
+    assert len(demo.frame()) == len(demo.figure().data) == gnn_demos.SHOWN_UNITS + 2
 
 
 def test_width_fit_divergence_is_reported_not_raised():
-    demo = gnn.WidthFit(width=64, optimizer="SGD", lr=1.0)
+    demo = gnn_demos.WidthFit(width=64, optimizer="SGD", lr=1.0)
     demo.step(200)
     assert demo.diverged and demo.steps < 200
     assert "Diverged" in demo.status and "smaller learning rate" in demo.status
@@ -118,10 +118,10 @@ def test_width_fit_divergence_is_reported_not_raised():
 
 # --------------------------------------------------------------------------- 3. the playground
 def test_playground_default_run_reaches_95_percent_on_spirals():
-    demo = gnn.Playground()
+    demo = gnn_demos.Playground()
     assert demo.hp["dataset"] == "spirals"
     before = demo.frame()[0]["z"].copy()
-    demo.step(gnn.DEFAULT_STEPS)
+    demo.step(gnn_demos.DEFAULT_STEPS)
     assert demo.metrics.last["test accuracy"] >= 0.95
     assert demo.metrics.last["train loss"] < 0.05
     assert demo.evaluate()["test accuracy"] >= 0.95
@@ -131,15 +131,15 @@ def test_playground_default_run_reaches_95_percent_on_spirals():
 def test_playground_frames_fit_the_figure_for_every_shape():
     for hp in (dict(width=3, depth=1), dict(width=32, depth=4, units="first hidden layer"),
                dict(dataset="xor", activation="relu")):
-        demo = gnn.Playground(**hp)
+        demo = gnn_demos.Playground(**hp)
         demo.step(2)
-        assert len(demo.frame()) == len(demo.figure().data) == 5 + gnn.SHOWN_HEATMAPS
+        assert len(demo.frame()) == len(demo.figure().data) == 5 + gnn_demos.SHOWN_HEATMAPS
 
 
 @pytest.mark.parametrize("hp", [dict(), dict(dataset="moons", activation="relu", depth=3, width=8,
                                            optimizer="SGD", lr=0.3, weight_decay=1e-3, dropout=0.1)])
 def test_show_code_reproduces_the_run(hp, capsys):
-    demo = gnn.Playground(**hp)
+    demo = gnn_demos.Playground(**hp)
     demo.step(150)
     source = demo.code()
     assert "nn.Sequential" in source and "range(150)" in source
@@ -151,7 +151,7 @@ def test_show_code_reproduces_the_run(hp, capsys):
 
 
 def test_playground_applies_learning_rate_and_weight_decay_live():
-    demo = gnn.Playground()
+    demo = gnn_demos.Playground()
     demo.step(5)
     demo.set(lr=0.001, weight_decay=1e-2)
     assert demo.steps == 5
@@ -162,7 +162,7 @@ def test_playground_applies_learning_rate_and_weight_decay_live():
 
 def test_playground_view_buttons_train_and_show_code():
     async def scenario():
-        view = LiveView(gnn.Playground(), key="playground")
+        view = LiveView(gnn_demos.Playground(), key="playground")
         view.buttons["Play"].click()
         await asyncio.sleep(0.5)
         assert view.playing and view.demo.steps > 0
@@ -181,7 +181,7 @@ def test_playground_view_buttons_train_and_show_code():
 def test_playground_losses_are_measured_alike():
     """Train and test loss both after the update with dropout off: at dropout 0.5 the train
     loss reported is the loss of the model the test loss is measured on."""
-    demo = gnn.Playground(dropout=0.5)
+    demo = gnn_demos.Playground(dropout=0.5)
     metrics = demo.step(1)
     demo.model.eval()
     with torch.no_grad():
@@ -194,7 +194,7 @@ def test_sawtooth_doubles_its_pieces_with_each_layer():
     for k in range(1, 8):
         net = gnn.sawtooth_network(k)
         assert gnn.count_linear_pieces(net) == 2**k
-        assert gnn.count_parameters(net) == 7 * k
+        assert nets.count_parameters(net) == 7 * k
     torch.manual_seed(0)
     for width in (4, 16, 64):          # one hidden layer of N ReLUs: at most N + 1 pieces
         assert gnn.count_linear_pieces(gnn.one_hidden_layer(width), -3, 3) <= width + 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from genmech import digits, vae
+from genmech import digits, vae, vae_demos
 from genmech.live import LiveView
 
 
@@ -15,7 +15,7 @@ def test_gaussian_kl_matches_monte_carlo():
     torch.manual_seed(0)
     mu_q, logvar_q = torch.tensor([0.5, -1.0, 2.0]), torch.tensor([-0.5, 0.3, 1.0])
     mu_p, logvar_p = torch.tensor([0.0, 0.4, 1.0]), torch.tensor([0.2, -0.3, 0.5])
-    closed = vae.gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
+    closed = vae.diagonal_gaussian_kl(mu_q, logvar_q, mu_p, logvar_p)
     q = torch.distributions.Normal(mu_q, (0.5 * logvar_q).exp())
     p = torch.distributions.Normal(mu_p, (0.5 * logvar_p).exp())
     z = q.sample((200_000,))
@@ -28,14 +28,14 @@ def test_gaussian_kl_matches_monte_carlo():
 
 def test_gaussian_kl_standard_prior_properties():
     mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
-    assert torch.allclose(vae.gaussian_kl(mu, logvar), torch.zeros(4))   # q = p: KL = 0
-    kl = vae.gaussian_kl(torch.randn(50, 2), torch.randn(50, 2))
+    assert torch.allclose(vae.diagonal_gaussian_kl(mu, logvar), torch.zeros(4))   # q = p: KL = 0
+    kl = vae.diagonal_gaussian_kl(torch.randn(50, 2), torch.randn(50, 2))
     assert kl.shape == (50,) and (kl >= 0).all()
     # ½ (σ² + μ² − 1 − log σ²) for μ = 1, σ² = e
-    one = vae.gaussian_kl(torch.tensor([1.0]), torch.tensor([1.0]))
+    one = vae.diagonal_gaussian_kl(torch.tensor([1.0]), torch.tensor([1.0]))
     assert one.item() == pytest.approx(0.5 * (math.e + 1 - 1 - 1))
     with pytest.raises(ValueError, match="same shape"):
-        vae.gaussian_kl(torch.zeros(3), torch.zeros(2))
+        vae.diagonal_gaussian_kl(torch.zeros(3), torch.zeros(2))
 
 
 def test_reparameterized_sampler_has_right_moments_and_gradients():
@@ -91,8 +91,8 @@ def test_toy_elbo_gap_is_kl_to_the_posterior():
     assert vae.toy_elbo(x, s, pm, pv) == pytest.approx(logp, abs=1e-12)   # q = posterior: no gap
     for m, v in ((0.0, 1.0), (1.5, 0.1), (-0.3, 2.0)):
         gap = logp - vae.toy_elbo(x, s, m, v)
-        kl = vae.gaussian_kl(torch.tensor([m]), torch.tensor([math.log(v)]),
-                             torch.tensor([pm]), torch.tensor([math.log(pv)])).item()
+        kl = vae.diagonal_gaussian_kl(torch.tensor([m]), torch.tensor([math.log(v)]),
+                                      torch.tensor([pm]), torch.tensor([math.log(pv)])).item()
         assert gap == pytest.approx(kl, rel=1e-5) and gap > 0
     # the evidence itself, by numerical integration of p(x|z) p(z)
     z = np.linspace(-10, 10, 200_001)
@@ -156,7 +156,7 @@ def test_latent_walk_helpers():
     torch.manual_seed(0)
     model = vae.VAE(vae.Config(latent=2, hidden=16))
     _, _, Xt, _ = digits.load()
-    fig = vae.latent_map(model, n=5)
+    fig = vae_demos.latent_map(model, n=5)
     assert fig.data[0].z.shape == (5 * 8, 5 * 8)
     line = vae.interpolate(model, Xt[0], Xt[1], steps=7)
     assert line.shape == (7, 64) and ((line >= 0) & (line <= 1)).all()
@@ -165,7 +165,7 @@ def test_latent_walk_helpers():
     q = vae.normal_quantiles(5)
     assert q[2] == pytest.approx(0.0, abs=1e-6) and np.all(np.diff(q) > 0)
     with pytest.raises(ValueError, match="2D"):
-        vae.latent_map(vae.VAE(vae.Config(latent=3, hidden=8)))
+        vae_demos.latent_map(vae.VAE(vae.Config(latent=3, hidden=8)))
     with pytest.raises(ValueError, match="steps"):
         vae.interpolate(model, Xt[0], Xt[1], steps=1)
 
@@ -185,7 +185,7 @@ def test_autoencoder_sampling_helpers():
 
 # --------------------------------------------------------------------------- the demos
 def test_demo_learns_and_figure_moves():
-    demo = vae.VAEDemo()
+    demo = vae_demos.VAEDemo()
     first = demo.step(1)
     before = demo.frame()
     last = demo.step(400)
@@ -199,7 +199,7 @@ def test_demo_learns_and_figure_moves():
 
 
 def test_demo_beta_applies_live_and_large_beta_collapses():
-    demo = vae.VAEDemo(seed=1)
+    demo = vae_demos.VAEDemo(seed=1)
     demo.step(400)
     assert demo.metrics.last["kl"] > 1.0
     demo.set(beta=20.0)               # applied in place: training continues
@@ -209,14 +209,14 @@ def test_demo_beta_applies_live_and_large_beta_collapses():
 
 
 def test_demo_record_makes_an_animation():
-    rec = vae.VAEDemo().record(steps=60, frames=6)
+    rec = vae_demos.VAEDemo().record(steps=60, frames=6)
     assert len(rec.figure.frames) == 7
     assert rec.figure.layout.updatemenus[0].buttons[0].label.endswith("Play")
     assert "neg_elbo" in rec.final
 
 
 def test_demo_divergence_is_reported_not_raised():
-    demo = vae.VAEDemo(lr=10.0)
+    demo = vae_demos.VAEDemo(lr=10.0)
     demo.step(500)
     assert demo.diverged and demo.steps < 500
     assert "Diverged" in demo.status
@@ -226,14 +226,14 @@ def test_demo_divergence_is_reported_not_raised():
 
 def test_demo_rejects_bad_hyperparameters():
     with pytest.raises(ValueError, match="beta must be between"):
-        vae.VAEDemo(beta=100.0)
+        vae_demos.VAEDemo(beta=100.0)
     with pytest.raises(TypeError, match="lr must be a number"):
-        vae.VAEDemo(lr="fast")
+        vae_demos.VAEDemo(lr="fast")
 
 
 def test_live_view_buttons_drive_the_demo():
     async def scenario():
-        view = LiveView(vae.VAEDemo(), key="vae-buttons")
+        view = LiveView(vae_demos.VAEDemo(), key="vae-buttons")
         view.buttons["Play"].click()
         await asyncio.sleep(1.0)
         assert view.playing and view.demo.steps > 5
@@ -253,7 +253,7 @@ def test_live_view_buttons_drive_the_demo():
 
 def test_live_view_reports_divergence():
     async def scenario():
-        view = LiveView(vae.VAEDemo(lr=10.0), key="vae-diverge")
+        view = LiveView(vae_demos.VAEDemo(lr=10.0), key="vae-diverge")
         view.speed.value = 50
         view.play()
         for _ in range(200):
@@ -269,7 +269,7 @@ def test_explorer_live_and_recorded(monkeypatch):
     model = vae.VAE(vae.Config(latent=2, hidden=16))
     _, _, Xt, yt = digits.load()
     monkeypatch.setenv("GENMECH_MODE", "live")
-    widget = vae.explorer(model, Xt[:50], yt[:50])
+    widget = vae_demos.explorer(model, Xt[:50], yt[:50])
     ex = widget._explorer
     before = np.array(ex.fig.data[11].z)
     ex.sliders[0].value = 2.5
@@ -277,7 +277,7 @@ def test_explorer_live_and_recorded(monkeypatch):
     assert tuple(ex.fig.data[10].x) == (2.5,) and tuple(ex.fig.data[10].y) == (-2.0,)
     assert not np.allclose(before, np.array(ex.fig.data[11].z))
     monkeypatch.setenv("GENMECH_MODE", "record")
-    fig = vae.explorer(model, Xt[:50], yt[:50], path=vae.circle_path(12))
+    fig = vae_demos.explorer(model, Xt[:50], yt[:50], path=vae.circle_path(12))
     assert len(fig.frames) == 12 and fig.layout.sliders[0].active == 0
     with pytest.raises(ValueError, match="2D"):
-        vae.explorer(vae.VAE(vae.Config(latent=4, hidden=8)), Xt[:5], yt[:5])
+        vae_demos.explorer(vae.VAE(vae.Config(latent=4, hidden=8)), Xt[:5], yt[:5])
