@@ -9,7 +9,7 @@ PORT   ?= 8000
 export GENMECH_MODE ?= record
 export PYTHONHASHSEED := 0
 
-.PHONY: book serve test test-unit test-notebooks test-site bench clean env
+.PHONY: book serve test test-unit test-notebooks test-site bench fuzz clean env
 
 env: $(STAMP)
 
@@ -53,6 +53,10 @@ test-notebooks: $(STAMP)
 
 test-site: $(STAMP)
 	$(PY) -m pytest tests -q
+
+## Every live demo driven by a random reader for longer than `make test` does (before a release).
+fuzz: $(STAMP)
+	GENMECH_FUZZ_EXAMPLES=200 GENMECH_FUZZ_RULES=30 $(PY) -m pytest code/tests/test_live_fuzz.py -q -n 2
 
 ## Time every section and print each chapter's own figures.
 bench: $(STAMP)
