@@ -217,7 +217,7 @@ class Demo:
     curves: tuple | None = None   # metrics drawn in the curve; None: all; (): no curve
                                   # (for a demo whose figure already draws its losses)
     log_curves = False            # draw the metric curve on a log scale
-    fps = 12                      # live figure refreshes per second (at most)
+    fps = 15                      # live figure refreshes per second (at most)
     blowup: dict = {}             # {metric: factor}: the run has diverged when the metric
                                   # exceeds factor x its first value (and a non-finite
                                   # metric always diverges); see also check()
@@ -835,7 +835,13 @@ class LiveView:
                 if slow or self.demo.diverged or now - last >= period:
                     self.draw()
                     last = now
-                await asyncio.sleep(self.demo.substep_seconds if slow else 0)
+                if slow:
+                    await asyncio.sleep(self.demo.substep_seconds)
+                else:
+                    # let the kernel read the reader's clicks and the browser's "drawn":
+                    # a message needs a few turns of the event loop, and a real (if tiny)
+                    # sleep lets it poll its sockets
+                    await asyncio.sleep(0.001 if time.perf_counter() - now > 0.01 else 0)
         except asyncio.CancelledError:
             return
         except Exception as err:  # show it rather than die silently in the background
