@@ -598,19 +598,11 @@ CONTROL_WIDTHS = """i => {
             b => ['drop-down', label(b), width(b.querySelector('select'))]),
     ]; }"""
 MIN_WIDTH = 60
-# Seen in JupyterLab 4.6 / ipywidgets 8.1 (tracks of 0 to 53 px). Remove a demo once fixed.
-NARROW = {"DigitsGAN", "HistogramConvergence", "OptimizerRace", "VAEDemo"}
-NARROW_REASON = (
-    "genmech.live.LiveView._control gives each control style description_width='initial' "
-    "inside ipywidgets' fixed 300 px control box: a long label (e.g. 'samples added per "
-    "step (fraction)', 'learning rate (GD, momentum)') leaves the slider's track a few "
-    "pixels wide, so the reader cannot drag it")
+# A long label once squeezed a slider's track to 0-53 px (LiveView now sizes each control's
+# box to its label).
 
 
-@pytest.mark.parametrize("index", [
-    pytest.param(i, id=name, marks=[pytest.mark.xfail(reason=NARROW_REASON, strict=False)]
-                 if name in NARROW else [])
-    for i, name in enumerate(NAMES)])
+@pytest.mark.parametrize("index", range(len(NAMES)), ids=NAMES)
 def test_every_control_is_wide_enough_to_use(notebook, index):
     """A reader can drag every slider and open every drop-down: none is squeezed to nothing
     by its label (read from the view the first test left in the demo's cell)."""

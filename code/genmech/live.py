@@ -703,8 +703,11 @@ class LiveView:
     def _control(self, w, p):
         label = p.label or p.name
         style = {"description_width": "initial"}
-        # a control that rebuilds the model acts when released, not on every drag tick
-        kw = dict(description=label, style=style, continuous_update=not p.restart)
+        # a control that rebuilds the model acts when released, not on every drag tick;
+        # the box grows with the label, so a long label leaves the track its full width
+        width = f"{max(300, 7 * len(label) + 230)}px"
+        kw = dict(description=label, style=style, continuous_update=not p.restart,
+                  layout=w.Layout(width=width))
         if isinstance(p, Choice):
             c = w.Dropdown(options=list(p.options), value=self.demo.hp[p.name], description=label,
                            style=style)
