@@ -16,20 +16,20 @@ import time
 import numpy as np
 import torch
 
-from genmech import autograd, optim
+from genmech import autograd, optim_demos
 
 
 def race() -> None:
     print("optimizer race: first step with loss < 1e-3 (max 2000 steps; '-': not reached)")
     start = time.perf_counter()
-    table = optim.race_table(max_steps=2000, target=1e-3)
+    table = optim_demos.race_table(max_steps=2000, target=1e-3)
     seconds = time.perf_counter() - start
-    print(f"  {'surface':<12}" + "".join(f"{r:>10}" for r in optim.RULES))
+    print(f"  {'surface':<12}" + "".join(f"{r:>10}" for r in optim_demos.RULES))
     for surface, arrived in table.items():
         cells = "".join(f"{(str(v) if v is not None else '-'):>10}" for v in arrived.values())
         print(f"  {surface:<12}{cells}")
     print(f"  race_table took {seconds:.1f} s")
-    r = optim.OptimizerRace(surface="valley")
+    r = optim_demos.OptimizerRace(surface="valley")
     start = time.perf_counter()
     r.step(500)
     print(f"  race steps per second (4 optimizers each): {500 / (time.perf_counter() - start):.0f}")
@@ -37,7 +37,7 @@ def race() -> None:
 
 def backprop(batch: int = 32, sizes=(2, 16, 16, 1)) -> None:
     print(f"\nbackprop: forward + backward of an MLP {list(sizes)} on a batch of {batch}")
-    net = autograd.MLP(list(sizes), seed=0)
+    net = autograd.ScalarMLP(list(sizes), seed=0)
     pts = np.random.default_rng(0).uniform(-1, 1, (batch, sizes[0])).tolist()
     start = time.perf_counter()
     loss = sum((net(p)[0] ** 2 for p in pts), autograd.Value(0.0)) / batch
@@ -63,13 +63,13 @@ def sgd_vs_adam(steps: int = 300) -> None:
     print(f"\nSGD vs Adam: {steps} steps, batch 32, SGD lr 0.1, Adam lr 0.01")
     print(f"  {'dataset':<10}{'SGD loss':>10}{'SGD acc':>9}{'Adam loss':>11}{'Adam acc':>10}{'ms/step':>9}")
     for name in ("moons", "circles", "xor", "spirals"):
-        demo = optim.SGDvsAdam(dataset=name)
+        demo = optim_demos.SGDvsAdam(dataset=name)
         start = time.perf_counter()
         m = demo.step(steps)
         ms = 1e3 * (time.perf_counter() - start) / steps
         print(f"  {name:<10}{m['SGD loss']:>10.4f}{m['SGD accuracy']:>9.1%}"
               f"{m['Adam loss']:>11.4f}{m['Adam accuracy']:>10.1%}{ms:>9.2f}")
-    demo = optim.SGDvsAdam()
+    demo = optim_demos.SGDvsAdam()
     start = time.perf_counter()
     demo.record(steps, frames=20)
     print(f"  recording {steps} steps with 20 frames: {time.perf_counter() - start:.1f} s")

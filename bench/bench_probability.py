@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from genmech import probability as P
+from genmech import probability as P, probability_demos as P_demos
 
 
 def timed(label, fn):
@@ -18,21 +18,21 @@ def timed(label, fn):
 
 def main() -> None:
     print("-- timings (2 shared CPU cores: expect contention)")
-    gauss = P.MaximumLikelihood(model="gaussian")
+    gauss = P_demos.MaximumLikelihood(model="gaussian")
     timed("MLE Gaussian: 100 gradient-ascent steps", lambda: gauss.step(100))
-    mix = P.MaximumLikelihood(model="mixture")
+    mix = P_demos.MaximumLikelihood(model="mixture")
     timed("MLE mixture: 200 gradient-ascent steps", lambda: mix.step(200))
-    kl = P.KLFit()
+    kl = P_demos.KLFit()
     timed("KL fits (forward and reverse): 150 steps", lambda: kl.step(150))
-    hist = P.HistogramConvergence()
+    hist = P_demos.HistogramConvergence()
     timed("histogram convergence: 100 steps", lambda: hist.step(100))
-    for name, demo, steps, frames in (("MaximumLikelihood(mixture)", P.MaximumLikelihood(model="mixture"), 200, 40),
-                                      ("KLFit", P.KLFit(), 150, 30),
-                                      ("HistogramConvergence", P.HistogramConvergence(), 100, 40)):
+    for name, demo, steps, frames in (("MaximumLikelihood(mixture)", P_demos.MaximumLikelihood(model="mixture"), 200, 40),
+                                      ("KLFit", P_demos.KLFit(), 150, 30),
+                                      ("HistogramConvergence", P_demos.HistogramConvergence(), 100, 40)):
         timed(f"record {name}: {steps} steps, {frames} frames", lambda: demo.record(steps, frames))
     ns = np.unique(np.geomspace(10, 30_000, 10).astype(int))
     errors = timed("Monte Carlo error of pi: 10 sizes x 200 seeds", lambda: P.monte_carlo_error(ns, 200, 0))
-    timed("temperature figure (41 slider steps)", P.temperature_figure)
+    timed("temperature figure (41 slider steps)", P_demos.temperature_figure)
 
     print("\n-- figures stated in the text")
     mu, sigma = P.gaussian_mle(gauss.x.numpy())

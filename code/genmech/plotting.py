@@ -1,4 +1,5 @@
-"""Plotting conventions shared by every chapter.
+"""Plotting conventions shared by every chapter: the palette, compact figure data, small
+figures and tables.
 
 Figures are plotly figures. In a kernel they display as plotly's own output type, which
 JupyterLab draws natively; on the static site :mod:`genmech.sphinxext` draws the same
@@ -43,3 +44,16 @@ def line_figure(series: dict[str, "np.ndarray"], *, x=None, title="", xaxis="ste
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def html_table(header: list, rows: list, caption: str = ""):
+    """A small HTML table for a notebook and the website (Markdown tables in cell outputs are
+    not rendered by the book's CommonMark output parser)."""
+    from html import escape
+
+    from IPython.display import HTML
+
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return HTML(f'<table class="table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from genmech import autograd
-from genmech.autograd import MLP, Value, draw_graph, topological_order
+from genmech.autograd import ScalarMLP, Value, topological_order
+from genmech.autograd_demos import draw_graph
 
 
 def close(a, b, tol=1e-9):
@@ -104,7 +105,7 @@ def test_worked_example_of_the_section():
 @pytest.mark.parametrize("seed", range(5))
 def test_mlp_gradients_match_torch(seed):
     sizes = [3, 5, 4, 2]
-    net = MLP(sizes, seed=seed)
+    net = ScalarMLP(sizes, seed=seed)
     rng = random.Random(100 + seed)
     X = [[rng.uniform(-1, 1) for _ in range(3)] for _ in range(6)]
     Y = [[rng.uniform(-1, 1) for _ in range(2)] for _ in range(6)]
@@ -136,7 +137,7 @@ def test_mlp_gradients_match_torch(seed):
 
 
 def test_mlp_learns_by_gradient_descent():
-    net = MLP([2, 8, 1], seed=1)
+    net = ScalarMLP([2, 8, 1], seed=1)
     X = [[0, 0], [0, 1], [1, 0], [1, 1]]
     Y = [-1, 1, 1, -1]                       # XOR: needs the hidden layer
     for _ in range(300):
@@ -170,9 +171,9 @@ def test_bad_inputs_raise_readable_errors():
     with pytest.raises(ValueError, match="no real derivative"):
         Value(-2.0) ** 0.5
     with pytest.raises(ValueError, match="positive ints"):
-        MLP([2])
+        ScalarMLP([2])
     with pytest.raises(ValueError, match="expected 2 inputs"):
-        MLP([2, 1])([1.0])
+        ScalarMLP([2, 1])([1.0])
 
 
 def test_draw_graph_shows_every_node_with_value_and_gradient():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from genmech import gpt, sampling
+from genmech import gpt, gpt_demos, sampling, sampling_demos
 from genmech.live import LiveView
 from genmech.lm import Vocabulary
 
@@ -43,7 +43,7 @@ def test_gpt_is_causal():
 
 
 def test_reverse_demo_learns_and_looks_back():
-    demo = gpt.ReverseDemo()
+    demo = gpt_demos.ReverseDemo()
     before = demo.figure().data[0].z
     demo.step(400)
     assert demo.metrics.last["loss"] < 0.1
@@ -57,7 +57,7 @@ def test_reverse_demo_learns_and_looks_back():
 
 
 def test_positions_matter_for_reversal():
-    class NoPos(gpt.ReverseDemo):
+    class NoPos(gpt_demos.ReverseDemo):
         def build(self):
             super().build()
             self.config.positional = False
@@ -69,7 +69,7 @@ def test_positions_matter_for_reversal():
 
 
 def test_divergence_is_reported_not_raised():
-    demo = gpt.ReverseDemo(lr=0.3)
+    demo = gpt_demos.ReverseDemo(lr=0.3)
     demo.step(300)
     # a huge learning rate either diverges (reported) or fails to learn; it never raises
     assert demo.diverged or gpt.reverse_accuracy(demo.model) < 0.9
@@ -79,7 +79,7 @@ def test_divergence_is_reported_not_raised():
 
 @pytest.fixture(scope="module")
 def corpus_demo():
-    demo = gpt.GPTDemo(config=gpt.GPTConfig(n_layer=1, n_embd=32, n_head=2, block_size=32))
+    demo = gpt_demos.GPTDemo(config=gpt.GPTConfig(n_layer=1, n_embd=32, n_head=2, block_size=32))
     return demo
 
 
@@ -97,7 +97,7 @@ def test_gpt_demo_learns_and_the_figure_changes(corpus_demo):
 
 
 def test_gpt_demo_reports_divergence():
-    demo = gpt.GPTDemo(config=gpt.GPTConfig(n_layer=1, n_embd=16, n_head=2, block_size=16), lr=3.0)
+    demo = gpt_demos.GPTDemo(config=gpt.GPTConfig(n_layer=1, n_embd=16, n_head=2, block_size=16), lr=3.0)
     demo.step(60)
     assert demo.diverged or demo.metrics.last["train loss"] > 2.5
     if demo.diverged:
@@ -105,7 +105,7 @@ def test_gpt_demo_reports_divergence():
 
 
 def test_liveview_buttons_drive_the_demo():
-    demo = gpt.ReverseDemo()
+    demo = gpt_demos.ReverseDemo()
 
     async def scenario():
         view = LiveView(demo, key="test-reverse")
@@ -175,7 +175,7 @@ def test_generate_is_seeded_and_greedy_is_deterministic():
 def test_generation_explorer_headless_and_widget():
     vocab = Vocabulary("abcdefghij ")
     model = tiny(vocab_size=len(vocab))
-    ex = sampling.GenerationExplorer(model, vocab, prompt="abc")
+    ex = sampling_demos.GenerationExplorer(model, vocab, prompt="abc")
     ex.set(temperature=0.5, top_k=3)
     assert (ex.distribution() > 0).sum() <= 3
     ex.generate(10)

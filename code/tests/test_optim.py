@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from genmech import optim
+from genmech import optim, optim_demos, plotting
 
 
 @pytest.mark.parametrize("name", list(optim.SURFACES))
@@ -56,7 +56,7 @@ def test_rules_reject_bad_hyperparameters():
 
 
 def test_race_converges_on_the_bowl_and_figure_changes():
-    race = optim.OptimizerRace(surface="bowl", lr=0.1, adaptive_lr=0.05)
+    race = optim_demos.OptimizerRace(surface="bowl", lr=0.1, adaptive_lr=0.05)
     before = [np.array(t.x) for t in race.figure().data[1:5]]
     race.step(300)
     assert max(race.metrics.last.values()) < 1e-3
@@ -65,13 +65,13 @@ def test_race_converges_on_the_bowl_and_figure_changes():
 
 
 def test_momentum_beats_gd_in_the_valley():
-    race = optim.OptimizerRace(surface="valley", lr=0.05, momentum=0.9)
+    race = optim_demos.OptimizerRace(surface="valley", lr=0.05, momentum=0.9)
     last = race.step(200)
     assert last["Momentum"] < 1e-3 < last["GD"]
 
 
 def test_race_reports_divergence_without_raising():
-    race = optim.OptimizerRace(surface="rosenbrock", lr=0.5)
+    race = optim_demos.OptimizerRace(surface="rosenbrock", lr=0.5)
     race.step(100)
     assert race.diverged and "smaller learning rate" in race.status
     race.figure()                               # still drawable
@@ -97,7 +97,7 @@ def test_gd_on_a_quadratic_contracts_each_coordinate_by_one_minus_lr_times_curva
 
 def test_learning_rate_figure_has_one_frame_per_rate():
     q = optim.quadratic(1.0, 5.0)
-    fig = optim.learning_rate_figure(q, [0.05, 0.3, 0.42], q.start, steps=20)
+    fig = optim_demos.learning_rate_figure(q, [0.05, 0.3, 0.42], q.start, steps=20)
     assert [f.name for f in fig.frames] == ["0.05", "0.3", "0.42"]
     assert len(fig.layout.sliders[0].steps) == 3
     assert not np.allclose(fig.frames[0].data[0].x, fig.frames[1].data[0].x)
@@ -137,18 +137,18 @@ def test_decreasing_steps_converge_where_constant_steps_stall():
 
 # ----------------------------------------------------------------- the race, measured
 def test_race_table_records_first_step_below_target():
-    table = optim.race_table(max_steps=400, settings={"valley": optim.RACE_SETTINGS["valley"]})
+    table = optim_demos.race_table(max_steps=400, settings={"valley": optim_demos.RACE_SETTINGS["valley"]})
     arrived = table["valley"]
-    assert set(arrived) == set(optim.RULES)
+    assert set(arrived) == set(optim_demos.RULES)
     assert arrived["Momentum"] < arrived["GD"]          # momentum wins the valley
-    race = optim.OptimizerRace(surface="valley", **optim.RACE_SETTINGS["valley"])
+    race = optim_demos.OptimizerRace(surface="valley", **optim_demos.RACE_SETTINGS["valley"])
     race.step(arrived["RMSProp"])
     assert race.metrics["RMSProp"][-1] < 1e-3 <= race.metrics["RMSProp"][-2]
 
 
-@pytest.mark.parametrize("surface", list(optim.RACE_SETTINGS))
+@pytest.mark.parametrize("surface", list(optim_demos.RACE_SETTINGS))
 def test_race_settings_are_stable_on_every_surface(surface):
-    race = optim.OptimizerRace(surface=surface, **optim.RACE_SETTINGS[surface])
+    race = optim_demos.OptimizerRace(surface=surface, **optim_demos.RACE_SETTINGS[surface])
     race.step(300)
     assert not race.diverged
     assert max(race.metrics.last.values()) < race.start_loss      # every rule went downhill
@@ -157,7 +157,7 @@ def test_race_settings_are_stable_on_every_surface(surface):
 
 # ----------------------------------------------------------------- SGD vs Adam on a network
 def test_sgd_and_adam_start_identical_and_adam_learns_the_moons():
-    demo = optim.SGDvsAdam(dataset="moons")
+    demo = optim_demos.SGDvsAdam(dataset="moons")
     for a, b in zip(demo.nets["SGD"].parameters(), demo.nets["Adam"].parameters()):
         assert torch.equal(a, b)
     before = demo.figure().data[0].z.copy()
@@ -169,7 +169,7 @@ def test_sgd_and_adam_start_identical_and_adam_learns_the_moons():
 
 
 def test_sgd_vs_adam_applies_learning_rates_live_and_restarts_on_dataset():
-    demo = optim.SGDvsAdam()
+    demo = optim_demos.SGDvsAdam()
     demo.step(5)
     demo.set(sgd_lr=0.5, batch_size=64)
     assert demo.steps == 5 and demo.opts["SGD"].param_groups[0]["lr"] == 0.5
@@ -182,7 +182,7 @@ def test_sgd_vs_adam_applies_learning_rates_live_and_restarts_on_dataset():
 
 
 def test_sgd_vs_adam_with_extreme_learning_rates_reports_without_raising():
-    demo = optim.SGDvsAdam(sgd_lr=3.0, adam_lr=0.3)
+    demo = optim_demos.SGDvsAdam(sgd_lr=3.0, adam_lr=0.3)
     demo.step(50)
     assert demo.steps == 50 or demo.diverged
     if demo.diverged:
@@ -191,7 +191,7 @@ def test_sgd_vs_adam_with_extreme_learning_rates_reports_without_raising():
 
 
 def test_sgd_vs_adam_recording_animates_a_real_run():
-    rec = optim.SGDvsAdam().record(steps=40, frames=4)
+    rec = optim_demos.SGDvsAdam().record(steps=40, frames=4)
     assert len(rec.figure.frames) == 5
     assert rec.figure.frames[0].data[0].z is not None
     assert "Adam loss" in rec.final
@@ -204,7 +204,7 @@ def test_live_view_trains_the_race_in_the_background_and_pauses():
     from genmech.live import LiveView
 
     async def scenario():
-        view = LiveView(optim.OptimizerRace(surface="bowl"), key="race-test")
+        view = LiveView(optim_demos.OptimizerRace(surface="bowl"), key="race-test")
         view.buttons["Play"].click()
         await asyncio.sleep(0.5)
         assert view.playing and view.demo.steps > 0
@@ -226,7 +226,7 @@ def test_live_view_race_divergence_pauses_with_message_and_reset_recovers():
     from genmech.live import LiveView
 
     async def scenario():
-        view = LiveView(optim.OptimizerRace(surface="rosenbrock", lr=0.5), key="race-diverge")
+        view = LiveView(optim_demos.OptimizerRace(surface="rosenbrock", lr=0.5), key="race-diverge")
         view.buttons["Play"].click()
         await asyncio.sleep(1.0)
         assert view.demo.diverged and not view.playing
@@ -237,13 +237,13 @@ def test_live_view_race_divergence_pauses_with_message_and_reset_recovers():
 
 
 def test_html_table_escapes_and_keeps_rows():
-    html = optim.html_table(["a", "b<c"], [[1, "x & y"], [None, 2]], caption="cap").data
+    html = plotting.html_table(["a", "b<c"], [[1, "x & y"], [None, 2]], caption="cap").data
     assert html.count("<tr>") == 3 and "b&lt;c" in html and "x &amp; y" in html
     assert "<caption>cap</caption>" in html
 
 
 def test_demos_draw_their_own_loss_curves():
-    race = optim.OptimizerRace(surface="bowl")
+    race = optim_demos.OptimizerRace(surface="bowl")
     race.step(3)
     assert race.curves == () and not race.metric_figure().data
     rec = race.record(steps=6, frames=2)

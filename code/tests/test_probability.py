@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from genmech import probability as P
+from genmech import probability as P, probability_demos as P_demos
 from genmech.live import LiveView
 
 
@@ -113,7 +113,7 @@ def test_estimate_pi_in_chunks_is_unbiased():
 
 
 def test_histogram_converges_and_the_figure_changes():
-    demo = P.HistogramConvergence()
+    demo = P_demos.HistogramConvergence()
     start = demo.l1_error()
     before = np.array(demo.figure().data[0].y)
     demo.step(100)
@@ -125,7 +125,7 @@ def test_histogram_converges_and_the_figure_changes():
 
 
 def test_histogram_recording_is_playable():
-    rec = P.HistogramConvergence().record(steps=40, frames=10)
+    rec = P_demos.HistogramConvergence().record(steps=40, frames=10)
     assert len(rec.figure.frames) == 11
     assert rec.figure.layout.updatemenus[0].buttons[0].label.endswith("Play")
     assert not np.allclose(rec.figure.frames[0].data[0].y, rec.figure.frames[-1].data[0].y)
@@ -142,7 +142,7 @@ def test_closed_form_gaussian_mle():
 
 
 def test_gradient_ascent_reaches_the_closed_form_gaussian():
-    demo = P.MaximumLikelihood(model="gaussian")
+    demo = P_demos.MaximumLikelihood(model="gaussian")
     first = demo.step(1)["log-likelihood"]
     demo.step(199)
     fit = demo.fitted()
@@ -156,7 +156,7 @@ def test_gradient_ascent_reaches_the_closed_form_gaussian():
 
 
 def test_mixture_fit_recovers_the_known_parameters():
-    demo = P.MaximumLikelihood(model="mixture", n=5000)
+    demo = P_demos.MaximumLikelihood(model="mixture", n=5000)
     before = np.array(demo.figure().data[2].y)
     demo.step(300)
     fit, truth = demo.fitted(), P.TWO_PEAKS
@@ -169,7 +169,7 @@ def test_mixture_fit_recovers_the_known_parameters():
 
 
 def test_mle_demo_reports_divergence_without_raising():
-    demo = P.MaximumLikelihood(model="mixture", lr=20.0)
+    demo = P_demos.MaximumLikelihood(model="mixture", lr=20.0)
     demo.step(300)
     assert demo.diverged and demo.steps < 300
     assert "Diverged" in demo.status and "smaller learning rate" in demo.status
@@ -177,12 +177,12 @@ def test_mle_demo_reports_divergence_without_raising():
     demo.set(lr=0.3)                             # a change after divergence restarts cleanly
     assert not demo.diverged and demo.steps == 0
     with pytest.raises(ValueError, match="model must be one of"):
-        P.MaximumLikelihood(model="cauchy")
+        P_demos.MaximumLikelihood(model="cauchy")
 
 
 def test_live_view_of_the_mle_demo_trains_and_pauses():
     async def scenario():
-        view = LiveView(P.MaximumLikelihood(model="mixture"), key="prob-mle")
+        view = LiveView(P_demos.MaximumLikelihood(model="mixture"), key="prob-mle")
         y0 = np.array(view.fig.data[2].y)
         view.buttons["Play"].click()
         await asyncio.sleep(0.5)
@@ -235,7 +235,7 @@ def test_gaussian_kl_closed_form_matches_monte_carlo(mu1, s1, mu2, s2):
 
 
 def test_kl_fit_forward_covers_reverse_locks_onto_one_peak():
-    demo = P.KLFit()
+    demo = P_demos.KLFit()
     before = [np.array(t.y) for t in demo.figure().data]
     demo.step(300)
     (m_fwd, s_fwd), (m_rev, s_rev) = demo.fits()
@@ -255,7 +255,7 @@ def test_kl_fit_forward_covers_reverse_locks_onto_one_peak():
 
 
 def test_kl_quadratures_agree_with_the_gaussian_closed_form():
-    demo = P.KLFit()
+    demo = P_demos.KLFit()
     # a single-Gaussian target, where both divergences have the closed form
     demo.target = P.Mixture(means=(0.5,), stds=(0.8,))
     demo.log_p = demo.target.log_prob(demo.GRID)
@@ -267,7 +267,7 @@ def test_kl_quadratures_agree_with_the_gaussian_closed_form():
 
 
 def test_kl_fit_reports_divergence_without_raising():
-    demo = P.KLFit(lr=20.0)
+    demo = P_demos.KLFit(lr=20.0)
     demo.step(500)
     assert demo.diverged and "Diverged" in demo.status
     demo.figure()
@@ -289,7 +289,7 @@ def test_temperature_limits_and_entropy_grows_with_t():
 
 
 def test_temperature_figure_has_a_working_slider():
-    fig = P.temperature_figure()
+    fig = P_demos.temperature_figure()
     slider = fig.layout.sliders[0]
     assert len(slider.steps) == 41 and slider.steps[slider.active].label == "1"
     first, last = slider.steps[0], slider.steps[-1]
@@ -299,11 +299,11 @@ def test_temperature_figure_has_a_working_slider():
     texts = [a.text for a in fig.layout.annotations]
     assert any("conservative" in t for t in texts) and any("random" in t for t in texts)
     with pytest.raises(ValueError, match="one label per probability"):
-        P.temperature_figure([0.5, 0.5], ["a"])
+        P_demos.temperature_figure([0.5, 0.5], ["a"])
 
 
 def test_temperature_widget_redraws():
-    box = P.temperature_widget()
+    box = P_demos.temperature_widget()
     slider = box.children[0].children[1]
     fig = box.children[1]
     slider.value = 0.1
@@ -313,6 +313,6 @@ def test_temperature_widget_redraws():
 
 
 def test_recorded_controls_leave_room_for_the_buttons():
-    rec = P.KLFit().record(steps=20, frames=5)
+    rec = P_demos.KLFit().record(steps=20, frames=5)
     assert rec.figure.layout.sliders[0].x >= 0.3
     assert len(rec.figure.frames) == 6
