@@ -1,0 +1,180 @@
+"""The transformer chapter's demos: the views of :mod:`genmech.gpt` (Radford et al., 2018,
+2019; Vaswani et al., 2017).
+
+* :class:`ReverseDemo`: a one-block GPT learns to reverse a sequence of digits, and its
+  attention map shows where it looks;
+* :class:`GPTDemo`: a GPT trained on the book's corpus, with its loss, a sample from a
+  fixed prompt and an attention map drawn as it learns.
+
+The model and its data are in :mod:`genmech.gpt`; sampling in :mod:`genmech.sampling`.
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from . import device as default_device
+from .gpt import GPT, GPTConfig, prepare_corpus, reverse_accuracy, reverse_batch
+from .live import Demo, Slider
+from .lm import random_batch
+from .nets import set_learning_rate
+from .plotting import COLORS
+from .sampling import generate
+
+
+# --------------------------------------------------------------------------- reversing digits
+class ReverseDemo(Demo):
+    """A one-block GPT learns to reverse eight digits; its attention map shows how."""
+
+    title = "Learning to reverse a sequence: where does each output position look?"
+    params = (Slider("lr", 1e-4, 3e-1, 3e-3, log=True, label="learning rate"),)
+    curves = ("loss",)
+    length = 8
+
+    def build(self):
+        self.config = GPTConfig(vocab_size=11, block_size=2 * self.length, n_layer=1, n_head=1,
+                                n_embd=32)
+        self.model = GPT(self.config)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.hp["lr"], weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(self.seed)
+        self.probe = reverse_batch(1, self.length, torch.Generator().manual_seed(7))[0]
+        self.accuracy = 0.0
+
+    def apply(self, changed):
+        set_learning_rate(self.opt, self.hp["lr"])
+
+    def train_step(self):
+        x, y = reverse_batch(64, self.length, self.gen)
+        _, loss = self.model(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if self.steps % 25 == 0:
+            self.accuracy = reverse_accuracy(self.model, self.length, n=200)
+        return {"loss": loss.item(), "accuracy": self.accuracy}
+
+    def labels(self) -> list[str]:
+        return [("|" if t == 10 else str(int(t))) + f"·{i}" for i, t in enumerate(self.probe[0])]
+
+    def attention(self) -> np.ndarray:
+        """Attention of the probe sequence, ``(T, T)``: row = query position, column = key."""
+        with torch.no_grad():
+            self.model(self.probe)
+        return self.model.attention_maps()[0][0, 0].numpy()
+
+    def figure(self):
+        labels = self.labels()
+        fig = go.Figure(go.Heatmap(z=self.attention(), x=labels, y=labels, colorscale="Blues",
+                                   zmin=0, zmax=1, colorbar=dict(title="weight")))
+        fig.update_layout(height=470, width=560, margin=dict(l=60, r=20, t=50, b=60),
+                          title=f"input {''.join(l[0] for l in labels[:self.length])} — attention of each position",
+                          xaxis_title="key (looked at)", yaxis_title="query (looking)",
+                          yaxis=dict(autorange="reversed"))
+        return fig
+
+    def frame(self):
+        return [dict(z=self.attention())]
+
+
+# --------------------------------------------------------------------------- the corpus demo
+def wrap(text: str, width: int = 44) -> str:
+    """Text for a plotly label: HTML-escaped, newlines shown as ⏎, lines of ``width`` chars."""
+    text = text.replace("\n", "⏎")
+    lines = [html.escape(text[i:i + width]) for i in range(0, len(text), width)]
+    return "<br>".join(lines)
+
+
+class GPTDemo(Demo):
+    """A small GPT learns the corpus character by character: loss, a sample, attention."""
+
+    title = "Training a small GPT on scikit-learn's dataset descriptions"
+    params = (Slider("lr", 1e-4, 3.0, 3e-3, log=True, label="learning rate"),)
+    curves = ("train loss", "valid loss")
+    prompt = "The dataset "
+    probe = "The number of clusters to form."
+    sample_every = 20        # regenerate the sample at most every this many steps
+    sample_length = 120
+
+    def __init__(self, seed: int = 0, config: GPTConfig | None = None, batch_size: int = 32, **hp):
+        self.base_config = config
+        self.batch_size = batch_size
+        super().__init__(seed=seed, **hp)
+
+    def build(self):
+        self._generate = generate
+        self.vocab, self.data = prepare_corpus()
+        base = self.base_config or GPTConfig()
+        self.config = GPTConfig(**{**base.__dict__, "vocab_size": len(self.vocab)})
+        self.device = default_device()
+        self.model = GPT(self.config).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.hp["lr"], weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(self.seed)
+        self.valid = float("nan")
+        self._sample = None
+        self.samples: dict[int, str] = {}     # step -> the sample drawn then, for a table
+
+    def apply(self, changed):
+        set_learning_rate(self.opt, self.hp["lr"])
+
+    def train_step(self):
+        self.model.train()
+        x, y = random_batch(self.data["train"], self.config.block_size, self.batch_size, self.gen)
+        _, loss = self.model(x.to(self.device), y.to(self.device))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        metrics = {"train loss": loss.item()}
+        if self.steps % 50 == 0 or not np.isfinite(self.valid):
+            self.valid = self.validation_loss()
+        metrics["valid loss"] = self.valid
+        return metrics
+
+    @torch.no_grad()
+    def validation_loss(self, tokens: int = 2048) -> float:
+        """The loss on the first ``tokens`` characters of the validation split (fast, fixed)."""
+        return self.model.loss_on(self.data["valid"][:tokens])
+
+    def sample(self) -> str:
+        """A sample from the fixed prompt, with a fixed random seed: only the model changes."""
+        if self._sample is None or self.steps - self._sample[0] >= self.sample_every:
+            ids = self._generate(self.model, self.vocab.encode(self.prompt), self.sample_length,
+                                 temperature=0.8, seed=0)
+            self._sample = (self.steps, self.vocab.decode(ids[len(self.prompt):]))
+            self.samples[self.steps] = self._sample[1]
+        return self._sample[1]
+
+    def attention(self) -> np.ndarray:
+        """The last block's first head, on the probe sentence: ``(T, T)``."""
+        probe = self.probe[-self.config.block_size:]
+        with torch.no_grad():
+            self.model(self.vocab.encode(probe)[None].to(self.device))
+        return self.model.attention_maps()[-1][0, 0].cpu().numpy()
+
+    def _text(self):
+        return f"<b>{html.escape(self.prompt)}</b>…<br>" + wrap(self.sample(), 36)
+
+    def figure(self):
+        chars = [c if c != " " else "␣" for c in self.probe[-self.config.block_size:]]
+        ticks = dict(tickmode="array", tickvals=list(range(len(chars))), ticktext=chars,
+                     tickfont=dict(family="monospace", size=9))
+        fig = make_subplots(rows=1, cols=2, column_widths=[0.56, 0.44], horizontal_spacing=0.08,
+                            subplot_titles=("sample from a fixed prompt (T = 0.8)",
+                                            "attention: last block, head 1"))
+        fig.add_scatter(x=[0], y=[1], mode="text", text=[self._text()], textposition="bottom right",
+                        textfont=dict(family="monospace", size=12, color=COLORS[7]),
+                        showlegend=False, hoverinfo="skip", row=1, col=1)
+        fig.add_heatmap(z=self.attention(), colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                        row=1, col=2)
+        fig.update_xaxes(visible=False, range=[0, 1], row=1, col=1)
+        fig.update_yaxes(visible=False, range=[0, 1.02], row=1, col=1)
+        fig.update_xaxes(title_text="key (looked at)", row=1, col=2, **ticks)
+        fig.update_yaxes(autorange="reversed", title_text="query (looking)", row=1, col=2, **ticks)
+        fig.update_layout(height=420, margin=dict(l=10, r=10, t=50, b=40))
+        return fig
+
+    def frame(self):
+        return [dict(text=[self._text()]), dict(z=self.attention())]
