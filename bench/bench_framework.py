@@ -59,6 +59,8 @@ STEP_CAP = 2000      # reset a run after this many steps (a demo may slow down l
 DRAWN_AFTER = 0.03   # seconds from sending a frame to the fake browser's "drawn"
 MAX_SLOWDOWN = 25.0  # % budget of the live view's slow-down
 MIN_FPS = 10.0       # frames per second the main figure should send
+MAX_BLOCK = 0.1      # s: longest a training slice (and its redraw) may block the kernel
+MAX_PAUSE = 0.25     # s: longest Pause may take to stop training
 REDRAW_SECONDS = 0.2  # time spent measuring each kind of redraw (at least once each)
 
 
@@ -107,6 +109,7 @@ class FakeBrowser:
     def send(self, content, buffers=None):
         try:
             self.bytes += len(json.dumps(content, allow_nan=False))
+            self.bytes += sum(len(b) for b in buffers or [])       # binary arrays
         except (TypeError, ValueError) as err:   # Jupyter would refuse to send this
             if len(self.errors) < 3:
                 self.errors.append(f"{type(err).__name__}: {err}")
@@ -202,6 +205,40 @@ async def live_rate(view: LiveView, k: int, browser: FakeBrowser) -> dict:
                 kb_per_frame=(browser.bytes - bytes0) / max(frames, 1) / 1e3, error=error)
 
 
+async def responsiveness(view: LiveView) -> dict:
+    """At the fastest speed: the longest stretch the event loop was blocked (a training
+    slice plus a redraw: nothing else, not Pause nor another cell, runs meanwhile), and
+    the Pause latency (from the moment a click would arrive to the moment training stops),
+    the worst of several clicks."""
+    demo = view.demo
+    demo.reset()
+    view.draw(full=True)
+    view.speed.value = max(LiveView.SPEEDS)
+    loop = asyncio.get_running_loop()
+    view.play()
+    longest, last = 0.0, time.perf_counter()
+    end = last + SECONDS / 2
+    while time.perf_counter() < end and view.playing:
+        await asyncio.sleep(0.002)
+        now = time.perf_counter()
+        longest, last = max(longest, now - last - 0.002), now
+    latencies = []
+    for _ in range(4):
+        if not view.playing:
+            view.play()
+        await asyncio.sleep(0.05)
+        asked = loop.time() + 0.013                  # the click lands mid-slice
+        stopped = loop.create_future()
+
+        def click():
+            view.pause()
+            stopped.set_result(loop.time())
+        loop.call_at(asked, click)
+        latencies.append(await stopped - asked)
+    view.pause()
+    return dict(longest_block=longest, pause_latency=max(latencies))
+
+
 def mean_seconds(fn, after=None) -> float:
     """Mean wall time of ``fn()`` over REDRAW_SECONDS (at least once); ``after`` runs
     untimed after each call."""
@@ -253,6 +290,7 @@ async def bench(cls: type[Demo], profile: bool) -> dict:
     live = await live_rate(view, k, browser)
     if profiler:
         profiler.disable()
+    live.update(await responsiveness(view))
     costs = redraw_costs(view, browsers)
     view.close()
     errors = [e for b in browsers for e in b.errors]
@@ -280,7 +318,8 @@ async def run(classes, profile: bool) -> list[dict]:
 
 
 HEADER = (f"{'demo':<22} {'fps':>3} {'k':>4} {'headless/s':>10} {'live/s':>8} "
-          f"{'slow-down':>9} {'(wall)':>7} {'frames/s':>8} {'draws/s':>7} {'kB/frame':>8}  verdict")
+          f"{'slow-down':>9} {'(wall)':>7} {'frames/s':>8} {'draws/s':>7} {'kB/frame':>8} "
+          f"{'block ms':>8} {'pause ms':>8}  verdict")
 
 
 def print_row(r: dict) -> None:
@@ -291,6 +330,10 @@ def print_row(r: dict) -> None:
         problems.append("slow-down")
     if r["fps"] < MIN_FPS:
         problems.append("frames")
+    if r["longest_block"] > MAX_BLOCK:
+        problems.append("blocks")
+    if r["pause_latency"] > MAX_PAUSE:
+        problems.append("pause")
     if r["error"]:
         problems.append("error")
     if r["errors"]:
@@ -298,7 +341,8 @@ def print_row(r: dict) -> None:
     verdict = "ok" if not problems else "OVER (" + ", ".join(problems) + ")"
     r["over"] = bool(problems)
     print(f"{r['name']:<22} {r['fps_cap']:>3} {r['k']:>4} {r['headless']:>10.0f} {r['rate']:>8.0f} "
-          f"{slowdown:>8.1f}% {wall_slowdown:>6.1f}% {r['fps']:>8.1f} {r['draws']:>7.1f} {r['kb_per_frame']:>8.1f}  {verdict}",
+          f"{slowdown:>8.1f}% {wall_slowdown:>6.1f}% {r['fps']:>8.1f} {r['draws']:>7.1f} {r['kb_per_frame']:>8.1f} "
+          f"{1e3 * r['longest_block']:>8.0f} {1e3 * r['pause_latency']:>8.0f}  {verdict}",
           flush=True)
     if r["error"]:
         print(f"    {r['error']}")
@@ -313,7 +357,9 @@ def main(argv: list[str]) -> int:
     print(f"{len(classes)} live demos; {SECONDS:.0f} s headless and {SECONDS:.0f} s live each; "
           f"fake browser answers each frame after {DRAWN_AFTER * 1e3:.0f} ms")
     print(f"budget: slow-down <= {MAX_SLOWDOWN:.0f} %, main figure >= {MIN_FPS:.0f} frames/s "
-          f"(fps: the demo's cap; k: steps/frame)")
+          f"(fps: the demo's cap; k: steps/frame);\nat the fastest speed, the kernel blocked at most "
+          f"{MAX_BLOCK * 1e3:.0f} ms at a time (block ms) and Pause answered within "
+          f"{MAX_PAUSE * 1e3:.0f} ms (pause ms)")
     print("steps/s, frames/s: per second of wall time; slow-down: of steps per CPU second of "
           "this process (other work on the machine\nleft out), then of steps per wall second\n")
     print(HEADER)
