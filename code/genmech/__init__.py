@@ -1,7 +1,12 @@
 """genmech — the shared code of *The Mechanics of Generative AI*.
 
-One module per mechanism, mirroring the book's chapters; :mod:`genmech.live` is the
-live-or-recorded demo framework they all use. Importing the package
+One module per mechanism, mirroring the book's chapters, and models apart from views:
+``<mechanism>.py`` holds the model and the math (torch and numpy only, so it reads like
+the page's equations), ``<mechanism>_demos.py`` beside it its demos and figures. Shared
+pieces: :mod:`genmech.nets` (the MLP, optimizers, decision grids, accuracy),
+:mod:`genmech.data`, :mod:`genmech.digits`, :mod:`genmech.plotting` (palette, small
+figures and tables) and :mod:`genmech.live`, the live-or-recorded demo framework.
+``code/tests/test_layout.py`` keeps the rule. Importing the package
 
 * sets the book's plotly renderer and template (see :mod:`genmech.plotting`);
 * runs PyTorch on one CPU thread: the book's models are small, and for them one thread
