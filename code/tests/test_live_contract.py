@@ -102,6 +102,8 @@ def _close(a, b) -> bool:
             x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
         except (TypeError, ValueError):
             return len(a) == len(b) and all(_close(u, v) for u, v in zip(a, b))
+        # any non-finite value is a gap in the drawing (JSON sends null, binary NaN or inf)
+        x, y = np.where(np.isfinite(x), x, np.nan), np.where(np.isfinite(y), y, np.nan)
         return x.shape == y.shape and np.allclose(x, y, rtol=1e-5, atol=1e-6, equal_nan=True)
     if isinstance(a, float) or isinstance(b, float):
         try:
