@@ -43,12 +43,19 @@ ARROWS = 60           # gradient arrows drawn
 EVAL_EVERY = 25       # steps between measurements of JS and modes covered
 
 
+MIN_POINTS = 8   # fewer than this is not a distribution a GAN can be shown learning
+
+
 def _points(points) -> torch.Tensor:
     p = np.asarray(points, dtype=np.float32)
-    if p.ndim != 2 or p.shape[1] != 2 or len(p) < 2:
-        raise ValueError(f"points must be an array of shape (n, 2) with n >= 2, got shape {p.shape}")
+    if p.ndim != 2 or p.shape[1] != 2 or len(p) < MIN_POINTS:
+        raise ValueError(f"your points must be an array of shape (n, 2) with n >= {MIN_POINTS}, "
+                         f"got shape {p.shape}: draw or pass a few more points")
     if not np.isfinite(p).all():
-        raise ValueError("points must be finite numbers")
+        raise ValueError("your points must be finite numbers")
+    if np.ptp(p, axis=0).max() < 1e-6:
+        raise ValueError("your points are all the same point: a distribution to learn needs "
+                         "points in more than one place")
     return torch.as_tensor(p)
 
 
@@ -93,6 +100,8 @@ class GANLab(Demo):
         Slider("noise_dim", 1, 8, 2, integer=True, label="noise dimension", restart=True),
     )
     curves = ("d_loss", "g_loss")
+    # divergence: a loss 20 times its start (about 0.7 nats): one network has won outright
+    blowup = {"d_loss": 20.0, "g_loss": 20.0}
 
     def __init__(self, points=None, seed: int = 0, **hp):
         self.points = None if points is None else _points(points)
@@ -314,6 +323,7 @@ class DigitsGAN(Demo):
         Slider("hidden", 32, 512, 256, integer=True, step=32, label="hidden units", restart=True),
     )
     curves = ("d_loss", "g_loss")
+    blowup = {"d_loss": 20.0, "g_loss": 20.0}   # one network has won outright
     SHOWN = 30
 
     def build(self):

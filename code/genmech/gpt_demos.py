@@ -33,6 +33,7 @@ class ReverseDemo(Demo):
     title = "Learning to reverse a sequence: where does each output position look?"
     params = (Slider("lr", 1e-4, 3e-1, 3e-3, log=True, label="learning rate"),)
     curves = ("loss",)
+    blowup = {"loss": 10.0}        # ten times the loss of the untrained model: overshooting
     length = 8
 
     def build(self):
@@ -94,10 +95,12 @@ class GPTDemo(Demo):
     title = "Training a small GPT on scikit-learn's dataset descriptions"
     params = (Slider("lr", 1e-4, 3.0, 3e-3, log=True, label="learning rate"),)
     curves = ("train loss", "valid loss")
+    blowup = {"train loss": 10.0}   # ten times the loss of a uniform guess: the steps overshoot
     prompt = "The dataset "
     probe = "The number of clusters to form."
-    sample_every = 20        # regenerate the sample at most every this many steps
-    sample_length = 120
+    sample_every = 40        # a sample is drawn every this many steps (while training, so
+                             # that recorded and live runs keep the same samples)
+    sample_length = 100
 
     def __init__(self, seed: int = 0, config: GPTConfig | None = None, batch_size: int = 32, **hp):
         self.base_config = config
@@ -114,8 +117,8 @@ class GPTDemo(Demo):
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.hp["lr"], weight_decay=0.0)
         self.gen = torch.Generator().manual_seed(self.seed)
         self.valid = float("nan")
-        self._sample = None
         self.samples: dict[int, str] = {}     # step -> the sample drawn then, for a table
+        self._draw_sample(0)
 
     def apply(self, changed):
         set_learning_rate(self.opt, self.hp["lr"])
@@ -131,6 +134,8 @@ class GPTDemo(Demo):
         if self.steps % 50 == 0 or not np.isfinite(self.valid):
             self.valid = self.validation_loss()
         metrics["valid loss"] = self.valid
+        if (self.steps + 1) % self.sample_every == 0:
+            self._draw_sample(self.steps + 1)
         return metrics
 
     @torch.no_grad()
@@ -138,14 +143,15 @@ class GPTDemo(Demo):
         """The loss on the first ``tokens`` characters of the validation split (fast, fixed)."""
         return self.model.loss_on(self.data["valid"][:tokens])
 
-    def sample(self) -> str:
+    def _draw_sample(self, step: int) -> None:
         """A sample from the fixed prompt, with a fixed random seed: only the model changes."""
-        if self._sample is None or self.steps - self._sample[0] >= self.sample_every:
-            ids = self._generate(self.model, self.vocab.encode(self.prompt), self.sample_length,
-                                 temperature=0.8, seed=0)
-            self._sample = (self.steps, self.vocab.decode(ids[len(self.prompt):]))
-            self.samples[self.steps] = self._sample[1]
-        return self._sample[1]
+        ids = self._generate(self.model, self.vocab.encode(self.prompt), self.sample_length,
+                             temperature=0.8, seed=0)
+        self.samples[step] = self.vocab.decode(ids[len(self.prompt):])
+
+    def sample(self) -> str:
+        """The latest sample (drawn every ``sample_every`` steps)."""
+        return self.samples[max(self.samples)]
 
     def attention(self) -> np.ndarray:
         """The last block's first head, on the probe sentence: ``(T, T)``."""

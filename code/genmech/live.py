@@ -221,7 +221,8 @@ class Demo:
     blowup: dict = {}             # {metric: factor}: the run has diverged when the metric
                                   # exceeds factor x its first value (and a non-finite
                                   # metric always diverges); see also check()
-    slice_seconds = 0.1           # a live training slice stops after this long, so Pause
+    slice_seconds = 0.05          # a live training slice stops after this long (with its
+                                  # redraw, the kernel stays blocked under 0.1 s), so Pause
                                   # and every other button answer at any speed
     substep_seconds = 0.6         # slow motion: seconds between single updates
 

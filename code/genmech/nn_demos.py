@@ -55,6 +55,7 @@ class WidthFit(Demo):
     )
     curves = ("loss",)
     log_curves = True
+    blowup = {"loss": 10.0}        # ten times the untrained network's error: overshooting
 
     def build(self):
         hp = self.hp
@@ -168,6 +169,7 @@ class Playground(Demo):
                label="unit heatmaps", restart=False),
     )
     curves = ("train loss", "test loss")
+    blowup = {"train loss": 10.0}  # ten times the untrained network's loss: overshooting
 
     @property
     def config(self) -> PlaygroundConfig:

@@ -89,6 +89,15 @@ RULES = ("GD", "Momentum", "RMSProp", "Adam")
 
 
 PATH_POINTS = 2000
+DRAWN_POINTS = 500   # points drawn per path and per loss curve
+
+
+def _thinned(a: np.ndarray, n: int = DRAWN_POINTS) -> np.ndarray:
+    """At most ``n`` rows of ``a``, evenly spaced, the first and the last kept: a long run
+    draws as fast as a short one."""
+    if len(a) <= n:
+        return a
+    return a[np.unique(np.linspace(0, len(a) - 1, n).round().astype(int))]
 
 
 class OptimizerRace(Demo):
@@ -108,6 +117,9 @@ class OptimizerRace(Demo):
                restart=True),
     )
     curves = ()          # the figure draws every loss curve itself: no separate metric curve
+    # divergence: a rule's loss a thousand times the start's (a path flung off the surface;
+    # losses may rise for a while on the way down a valley, so the factor is generous)
+    blowup = {name: 1000.0 for name in RULES}
     target = 1e-3        # a rule "arrives" at the first step its loss falls below this
 
     def build(self):
@@ -177,11 +189,11 @@ class OptimizerRace(Demo):
         paths, curves = [], []
         for name in RULES:
             p = np.array(self.paths[name])
-            p = p[np.isfinite(p).all(axis=1)]
+            p = _thinned(p[np.isfinite(p).all(axis=1)])
             paths.append(dict(x=compact(p[:, 0]), y=compact(p[:, 1])))
             s = self.metrics.series.get(name)
-            steps = [0] + (s.steps if s else [])
-            loss = [self.start_loss] + (s.values if s else [])
+            steps = _thinned(np.array([0] + (s.steps if s else [])))
+            loss = _thinned(np.array([self.start_loss] + (s.values if s else [])))
             curves.append(dict(x=compact(steps), y=compact(np.maximum(loss, 1e-12))))
         return [None] + paths + curves + [None] * len(self.surface.minima)
 
@@ -228,6 +240,7 @@ class SGDvsAdam(Demo):
         Slider("batch_size", 1, 256, 32, integer=True, label="batch size"),
     )
     curves = ()          # the figure draws both loss curves itself
+    blowup = {"SGD loss": 10.0, "Adam loss": 10.0}   # ten times the untrained loss
     hidden = (32, 32)    # widths of the two tanh hidden layers
     n_points = 400       # dataset size, 30% of it held out for testing
     grid = 50            # the heatmaps are grid x grid probabilities

@@ -59,6 +59,7 @@ class HistogramConvergence(Demo):
               Slider("bins", 10, 100, 40, integer=True, label="bins", restart=True))
     curves = ("L1 error",)
     log_curves = True
+    blowup: dict = {}     # nothing can diverge: no learning rate, only more samples
     START = 10            # samples at step 0
     MAX_BATCH = 200_000   # samples drawn in one step at most (keeps a live step fast)
 
@@ -216,6 +217,7 @@ class KLFit(Demo):
     params = (Slider("lr", 1e-3, 20.0, 0.2, log=True, label="learning rate"),
               Slider("start", -1.5, 1.5, 1.0, step=0.1, label="starting mean", restart=True))
     curves = ("forward KL(p‖q)", "reverse KL(q‖p)")
+    blowup = {"forward KL(p‖q)": 10.0, "reverse KL(q‖p)": 10.0}   # ten times the start
     GRID = torch.linspace(-8, 8, 1601, dtype=torch.float64)
     _nodes, _weights = np.polynomial.hermite_e.hermegauss(80)
     NODES = torch.as_tensor(_nodes)                                   # z_j, (J,)

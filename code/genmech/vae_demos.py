@@ -46,6 +46,7 @@ class VAEDemo(Demo):
         Slider("lr", 1e-4, 10.0, 3e-3, log=True, label="learning rate"),
     )
     curves = ("neg_elbo",)      # the figure draws the two terms; the curve beside it, their sum
+    blowup = {"neg_elbo": 10.0}   # ten times the untrained model's -ELBO: overshooting
     log_curves = False
     fps = 6
     SHOWN = 8          # test digits whose reconstructions are drawn

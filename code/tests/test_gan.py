@@ -164,6 +164,11 @@ def test_lab_controls_and_bad_input():
         GANLab(dataset="yours")
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         GANLab(points=np.zeros((10, 3)))
+    for bad, message in ((np.zeros((0, 2)), "n >= 8"), (np.ones((1, 2)), "n >= 8"),
+                         (np.ones((50, 2)), "all the same point"),
+                         (np.full((20, 2), np.nan), "finite")):
+        with pytest.raises(ValueError, match=message):
+            GANLab(points=bad)
     with pytest.raises(ValueError, match="D learning rate|lr_d must be between"):
         GANLab(lr_d=5.0)
 
@@ -298,3 +303,13 @@ def test_digits_gan_trains_and_the_grid_changes():
     assert s.shape == (50, 64) and 0 <= s.min() and s.max() <= 1
     path = demo.interpolate(torch.zeros(16), torch.ones(16), n=7)
     assert path.shape == (7, 64)
+
+
+def test_lab_view_refuses_yours_without_points_and_keeps_training():
+    view = LiveView(GANLab(), key="gan-yours")
+    view.demo.step(3)
+    view.controls["dataset"].value = "yours"
+    assert view.demo.hp["dataset"] == "ring" and view.controls["dataset"].value == "ring"
+    assert view.demo.steps == 3 and "needs your points" in view.status.value
+    view.buttons["Step"].click()                       # the ring lab still works
+    assert view.demo.steps == 4 and "needs your points" not in view.status.value

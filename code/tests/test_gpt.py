@@ -193,3 +193,23 @@ def test_generation_explorer_headless_and_widget():
     ex.buttons["Generate 100"].click()
     assert len(ex.text) == 114
     assert "conservative" in box.children[1].children[0].value and "random" in box.children[1].children[2].value
+
+
+def test_gpt_demo_at_a_far_too_large_learning_rate_pauses_with_a_message():
+    from genmech.gpt_demos import GPTDemo
+
+    demo = GPTDemo(lr=3.0)
+    demo.step(150)
+    assert demo.diverged and demo.steps < 150
+    assert "train loss" in demo.status and "smaller learning rate" in demo.status
+
+
+def test_gpt_demo_samples_do_not_depend_on_drawing():
+    from genmech.gpt_demos import GPTDemo
+
+    drawn, headless = GPTDemo(), GPTDemo()
+    for _ in range(4):
+        drawn.step(10)
+        drawn.frame()
+    headless.step(40)
+    assert drawn.samples == headless.samples and sorted(headless.samples) == [0, 40]

@@ -273,3 +273,14 @@ def test_back_pressure_one_frame_in_flight():
     assert len(sent) == 1                       # the rest wait for the acknowledgement
     view.fig._answer(view.fig, {"type": "drawn"}, [])
     assert len(sent) == 2                       # the newest data goes next, merged
+
+
+def test_every_demo_says_what_divergence_means(demo_class):
+    """A demo declares its divergence: ``blowup`` factors or a ``check`` of its own (an
+    empty ``blowup`` says, in a comment beside it, why nothing can diverge)."""
+    assert "blowup" in vars(demo_class) or demo_class.check is not Demo.check, \
+        f"{demo_class.__name__} declares neither blowup nor check"
+    demo = demo_class()
+    demo.step(1)
+    for name in demo.blowup:
+        assert name in demo.metrics.last, f"blowup watches {name!r}, which the demo never reports"
