@@ -12,6 +12,7 @@ from genmech.live import LiveView
 from genmech.gan import (GAN, GANConfig, discriminator_loss, generator_loss, histogram_js,
                          js_divergence, mode_coverage, optimal_discriminator, pointwise_value)
 from genmech.gan_demos import GANLab
+from waiting import until
 
 
 # --------------------------------------------------------------------------- losses
@@ -216,15 +217,6 @@ def test_recorded_run_is_small():
 
 def run(coro):
     return asyncio.run(coro)
-
-
-async def until(condition, timeout=10.0):
-    """Wait (yielding to the event loop) until ``condition()`` holds; the machine may be busy."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return True
-        await asyncio.sleep(0.05)
-    return condition()
 
 
 def test_lab_view_buttons():

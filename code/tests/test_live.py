@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from genmech.live import Choice, Demo, LiveView, MetricHistory, Recording, Series, Slider, mode
+from waiting import until
 
 
 class LineFit(Demo):
@@ -134,9 +135,8 @@ def test_live_view_trains_in_background_and_pauses():
     async def scenario():
         view = LiveView(LineFit(), key="bg")
         view.buttons["Play"].click()
-        await asyncio.sleep(0.5)
-        assert view.playing and view.demo.steps > 20
-        assert view.frames_drawn >= 3           # the figure refreshed while training
+        assert await until(lambda: view.demo.steps > 20 and view.frames_drawn >= 3)
+        assert view.playing                     # the figure refreshed while training
         y_before = view.fig.data[1].y
         view.buttons["Pause"].click()
         await asyncio.sleep(0.01)
@@ -180,8 +180,8 @@ def test_live_divergence_pauses_with_message_and_reset_recovers():
         view = LiveView(LineFit(lr=10.0), key="diverge")
         view.speed.value = 50
         view.play()
-        await asyncio.sleep(0.5)
-        assert not view.playing and view.demo.diverged
+        assert await until(lambda: not view.playing)
+        assert view.demo.diverged
         assert "Diverged" in view.status.value
         view.play()                              # refuses to train a diverged model
         assert view.task.done()

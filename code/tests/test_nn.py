@@ -7,6 +7,7 @@ import torch
 
 from genmech import nn as gnn, nets, nn_demos as gnn_demos
 from genmech.live import LiveView
+from waiting import until
 
 
 # --------------------------------------------------------------------------- 1. the neuron
@@ -164,8 +165,8 @@ def test_playground_view_buttons_train_and_show_code():
     async def scenario():
         view = LiveView(gnn_demos.Playground(), key="playground")
         view.buttons["Play"].click()
-        await asyncio.sleep(0.5)
-        assert view.playing and view.demo.steps > 0
+        assert await until(lambda: view.demo.steps > 0)
+        assert view.playing
         view.buttons["Pause"].click()
         await asyncio.sleep(0.01)
         assert view.task.done() and "paused" in view.status.value

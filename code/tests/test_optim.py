@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from genmech import optim, optim_demos, plotting
+from waiting import until
 
 
 @pytest.mark.parametrize("name", list(optim.SURFACES))
@@ -206,8 +207,8 @@ def test_live_view_trains_the_race_in_the_background_and_pauses():
     async def scenario():
         view = LiveView(optim_demos.OptimizerRace(surface="bowl"), key="race-test")
         view.buttons["Play"].click()
-        await asyncio.sleep(0.5)
-        assert view.playing and view.demo.steps > 0
+        assert await until(lambda: view.demo.steps > 0)
+        assert view.playing
         view.buttons["Pause"].click()
         await asyncio.sleep(0.01)
         steps = view.demo.steps
@@ -228,8 +229,8 @@ def test_live_view_race_divergence_pauses_with_message_and_reset_recovers():
     async def scenario():
         view = LiveView(optim_demos.OptimizerRace(surface="rosenbrock", lr=0.5), key="race-diverge")
         view.buttons["Play"].click()
-        await asyncio.sleep(1.0)
-        assert view.demo.diverged and not view.playing
+        assert await until(lambda: not view.playing)
+        assert view.demo.diverged
         assert "smaller learning rate" in view.status.value
         view.controls["lr"].value = 1e-3
         assert not view.demo.diverged

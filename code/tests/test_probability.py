@@ -9,6 +9,7 @@ from scipy import integrate, stats
 
 from genmech import probability as P, probability_demos as P_demos
 from genmech.live import LiveView
+from waiting import until
 
 
 # --------------------------------------------------------------------------- distributions
@@ -185,8 +186,8 @@ def test_live_view_of_the_mle_demo_trains_and_pauses():
         view = LiveView(P_demos.MaximumLikelihood(model="mixture"), key="prob-mle")
         y0 = np.array(view.fig.data[2].y)
         view.buttons["Play"].click()
-        await asyncio.sleep(0.5)
-        assert view.playing and view.demo.steps > 10
+        assert await until(lambda: view.demo.steps > 10)
+        assert view.playing
         view.buttons["Pause"].click()
         await asyncio.sleep(0.01)
         steps = view.demo.steps

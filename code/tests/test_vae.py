@@ -8,6 +8,7 @@ import torch
 
 from genmech import digits, vae, vae_demos
 from genmech.live import LiveView
+from waiting import until
 
 
 # --------------------------------------------------------------------------- KL and ELBO pieces
@@ -235,8 +236,8 @@ def test_live_view_buttons_drive_the_demo():
     async def scenario():
         view = LiveView(vae_demos.VAEDemo(), key="vae-buttons")
         view.buttons["Play"].click()
-        await asyncio.sleep(1.0)
-        assert view.playing and view.demo.steps > 5
+        assert await until(lambda: view.demo.steps > 5)
+        assert view.playing
         view.buttons["Pause"].click()
         await asyncio.sleep(0.01)
         steps = view.demo.steps
@@ -256,10 +257,7 @@ def test_live_view_reports_divergence():
         view = LiveView(vae_demos.VAEDemo(lr=10.0), key="vae-diverge")
         view.speed.value = 50
         view.play()
-        for _ in range(200):
-            await asyncio.sleep(0.05)
-            if not view.playing:
-                break
+        assert await until(lambda: not view.playing)
         assert view.demo.diverged and "Diverged" in view.status.value
     asyncio.run(scenario())
 
