@@ -182,8 +182,8 @@ class GANLab(Demo):
 
     def metric_figure(self) -> go.Figure:
         """Three small panels: the losses, the JS divergence, the modes covered."""
-        fig = make_subplots(rows=1, cols=3, subplot_titles=("losses", "JS divergence (grid)",
-                                                            "modes covered"),
+        fig = make_subplots(rows=1, cols=3, subplot_titles=("losses", "JS (grid)",
+                                                            "modes"),
                             horizontal_spacing=0.08)
         for i, (name, data) in enumerate(zip(LAB_CURVES, self.metric_frame())):
             col = {"d_loss": 1, "g_loss": 1, "js": 2, "modes": 3}[name]

@@ -162,7 +162,8 @@ class MetricHistory:
             fig.add_scatter(x=compact(s.steps), y=compact(s.values), mode="lines", name=name,
                             line=dict(color=COLORS[i % len(COLORS)]))
         fig.update_layout(height=height, margin=dict(l=50, r=20, t=30, b=40),
-                          xaxis_title="step", legend=dict(orientation="h", y=1.12))
+                          xaxis_title="step", legend=dict(orientation="h", y=1.12),
+                          showlegend=True)        # even one curve says what it is
         if log_y:
             fig.update_yaxes(type="log")
         return fig
@@ -218,6 +219,7 @@ class Demo:
                                   # (for a demo whose figure already draws its losses)
     log_curves = False            # draw the metric curve on a log scale
     fps = 15                      # live figure refreshes per second (at most)
+    live_width = 640              # px of the figure in the live view (the curves beside it)
     blowup: dict = {}             # {metric: factor}: the run has diverged when the metric
                                   # exceeds factor x its first value (and a non-finite
                                   # metric always diverges); see also check()
@@ -693,7 +695,7 @@ class LiveView:
     def _main_figure(self) -> go.Figure:
         fig = self.demo.figure()
         if fig.layout.width is None:          # leave room for the curve beside it
-            fig.layout.width = 640
+            fig.layout.width = self.demo.live_width
         return fig
 
     def _curve_figure(self) -> go.Figure:

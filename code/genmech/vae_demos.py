@@ -48,7 +48,8 @@ class VAEDemo(Demo):
     curves = ("neg_elbo",)      # the figure draws the two terms; the curve beside it, their sum
     blowup = {"neg_elbo": 10.0}   # ten times the untrained model's -ELBO: overshooting
     log_curves = False
-    fps = 6
+    fps = 12              # a redraw re-encodes the test digits: 12 a second is plenty
+    live_width = 900      # three panels and the legend of ten classes
     SHOWN = 8          # test digits whose reconstructions are drawn
 
     def build(self):
