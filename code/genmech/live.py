@@ -49,6 +49,7 @@ DIVERGED = ("Diverged — {name} became {value} at step {step}. "
 BLOWUP = ("Diverged — {name} rose to {value:.3g} at step {step}, more than {factor:g} times "
           "its first value ({first:.3g}). Try a smaller learning rate, then press Reset.")
 ERROR_STYLE = "color:#D55E00"
+POLL = 0.025   # s of training between two real sleeps of the live loop (see LiveView._run)
 
 
 def mode() -> str:
@@ -223,9 +224,9 @@ class Demo:
     blowup: dict = {}             # {metric: factor}: the run has diverged when the metric
                                   # exceeds factor x its first value (and a non-finite
                                   # metric always diverges); see also check()
-    slice_seconds = 0.05          # a live training slice stops after this long (with its
-                                  # redraw, the kernel stays blocked under 0.1 s), so Pause
-                                  # and every other button answer at any speed
+    slice_seconds = 0.03          # a live training slice stops after this long (with its
+                                  # redraw, the kernel stays blocked well under 0.1 s), so
+                                  # Pause and every other button answer at any speed
     substep_seconds = 0.6         # slow motion: seconds between single updates
 
     def __init__(self, seed: int = 0, history: int = 2000, **hp):
@@ -829,7 +830,7 @@ class LiveView:
     # -- the background loop
     async def _run(self, generation: int) -> None:
         period = 1.0 / self.demo.fps
-        last = time.perf_counter()
+        last = polled = time.perf_counter()
         try:
             while self._generation == generation and not self.demo.diverged:
                 slow = self.slow is not None and self.slow.value
@@ -846,8 +847,12 @@ class LiveView:
                 else:
                     # let the kernel read the reader's clicks and the browser's "drawn":
                     # a message needs a few turns of the event loop, and a real (if tiny)
-                    # sleep lets it poll its sockets
-                    await asyncio.sleep(0.001 if time.perf_counter() - now > 0.01 else 0)
+                    # sleep, once per POLL of training, lets timers and sockets go first
+                    if time.perf_counter() - polled >= POLL:
+                        await asyncio.sleep(0.001)
+                        polled = time.perf_counter()
+                    else:
+                        await asyncio.sleep(0)
         except asyncio.CancelledError:
             return
         except Exception as err:  # show it rather than die silently in the background

@@ -164,13 +164,10 @@ def encode(obj, buffers: list):
         return {"__buffer__": len(buffers) - 1, "dtype": str(array.dtype), "shape": list(array.shape)}
     if isinstance(obj, dict):
         return {k: encode(v, buffers) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)) and obj and not isinstance(obj[0], (str, dict, list, tuple)):
-        try:
-            as_array = np.asarray(obj, dtype=np.float64)
-        except (TypeError, ValueError):
-            return plain(obj)
-        return encode(as_array, buffers) if as_array.ndim == 1 else plain(obj)
     if isinstance(obj, (list, tuple)):
+        if len(obj) > 8 and all(v is None or (isinstance(v, (int, float, np.number))
+                                              and not isinstance(v, bool)) for v in obj):
+            return encode(np.asarray(obj, dtype=np.float64), buffers)   # None: a gap (NaN)
         return [encode(v, buffers) for v in obj]
     return plain(obj)
 
@@ -248,7 +245,7 @@ class LiveFigure(anywidget.AnyWidget):
         self._in_flight = True
         self.send(content, buffers)
         self.frames_sent += 1
-        self.bytes_sent += sum(len(b) for b in buffers) + len(json.dumps(content))
+        self.bytes_sent += sum(len(b) for b in buffers)
 
     def _apply_to_python_figure(self) -> None:
         # applied only when read: plotly's checks of every number cost more than training
