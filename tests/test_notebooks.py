@@ -29,3 +29,14 @@ def test_outputs_only_in_checked_cells_and_every_checked_cell_has_them(path):
         else:
             assert not cell.get("outputs"), f"cell {i} stores outputs but is not checked"
     assert checked >= 1, "a section checks at least one result"
+
+
+def test_citation_keys_are_unique_across_bib_files():
+    """Two .bib files defining one key make the build's bibliography ambiguous."""
+    import re
+    from collections import Counter
+
+    keys = Counter()
+    for bib in (ROOT / "book" / "references").glob("*.bib"):
+        keys.update(re.findall(r"^@\w+\{([^,\s]+),", bib.read_text(), flags=re.M))
+    assert not [k for k, n in keys.items() if n > 1], [k for k, n in keys.items() if n > 1]
