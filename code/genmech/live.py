@@ -371,13 +371,14 @@ class Demo:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative int, got {n!r}")
         start = time.perf_counter()
+        if n:
+            self._round, self._round_metrics = [], {}   # a whole step ends any slow-motion round
         with self.own_random_state():
             for _ in range(int(n)):
                 if self.diverged:
                     break
                 raw = self.train_step()
                 self.steps += 1
-                self._round, self._round_metrics = [], {}
                 metrics = self._checked(raw)
                 if self.diverged:
                     break
@@ -658,7 +659,7 @@ class LiveView:
         for name, icon, action in (("Play", "play", self.play), ("Pause", "pause", self.pause),
                                    ("Step", "step-forward", self.step_once),
                                    ("Reset", "undo", self.reset)):
-            self.buttons[name] = self._button(w, name, action, icon=icon)
+            self._button(w, name, action, icon=icon)
         self.speed = w.SelectionSlider(options=self.SPEEDS, value=1, description="steps/frame",
                                        style={"description_width": "initial"})
         extra = [self._button(w, name, lambda n=name: self.act(n), width="110px")

@@ -22,17 +22,13 @@ import asyncio
 import json
 import math
 import os
-import sys
-import pathlib
-
 import ipywidgets
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from test_live_contract import DEMOS, assert_same_figure  # noqa: E402
+from test_live_contract import DEMOS, assert_same_figure  # noqa: E402  (tests' folder: conftest.py)
 
 from genmech.live import Choice, LiveView  # noqa: E402
 
