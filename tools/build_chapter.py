@@ -3,12 +3,14 @@
     python tools/build_chapter.py book/gans [book/vaes ...] [--name gans]
 
 Writes a table of contents holding the introduction, the given chapters and the
-references page, and builds with warnings as errors, exactly like `make book`.
+references page, executes the chapters' notebooks side by side (tools/executed.py) and
+builds with warnings as errors, exactly like `make book`.
 Screenshot the result with: python tools/screenshot.py --site _build/chapters/<name>/_build/html PAGE
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import subprocess
 import sys
@@ -38,6 +40,12 @@ def main() -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as f:
         yaml.safe_dump(toc, f)
     out = ROOT / "_build" / "chapters" / name   # jupyter-book adds _build/html below
+    # execute the chapters' notebooks side by side, then let the build render them
+    sys.path.insert(0, str(ROOT / "tools"))
+    import executed
+    notebooks = sorted(p for c in args.chapters for p in (ROOT / c).glob("[0-9]*.ipynb"))
+    executed.run(notebooks, workers=os.cpu_count() or 1)
+    executed.fill_cache(cache_dir=out / "_build" / ".jupyter_cache")
     cmd = [str(pathlib.Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all",
            "-W", "--keep-going", "--toc", f.name, "--path-output", str(out)]
     print(" ".join(cmd), flush=True)
