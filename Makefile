@@ -32,9 +32,11 @@ $(STAMP): requirements.txt code/pyproject.toml
 ## Execute every chapter and build the site into _build/html (warnings are errors).
 # Notebooks run side by side, one per core (tools/executed.py); the build renders them.
 book: $(STAMP)
+	@mkdir -p _build; date +%s > _build/.make-book-start
 	$(PY) tools/executed.py clean
 	$(PY) tools/executed.py run
 	$(MAKE) site
+	@mkdir -p _build; echo "$$(date -u +%FT%TZ)  make book  $$(( $$(date +%s) - $$(cat _build/.make-book-start) )) s" >> _build/timings.txt
 
 # Render the site from the notebooks executed in _build/executed (by `make book`, or by
 # nbval in `make test`); a notebook missing there is executed by the build itself.
@@ -49,10 +51,12 @@ serve: $(if $(wildcard _build/html/index.html),,book)
 
 ## Everything: unit and demo tests, every notebook under nbval, the site build, browser tests.
 test: $(STAMP)
+	@mkdir -p _build; date +%s > _build/.make-test-start
 	$(MAKE) test-unit
 	$(MAKE) test-notebooks
 	$(MAKE) site
 	$(MAKE) test-site
+	@mkdir -p _build; echo "$$(date -u +%FT%TZ)  make test  $$(( $$(date +%s) - $$(cat _build/.make-test-start) )) s" >> _build/timings.txt
 
 test-unit: $(STAMP)
 	$(PY) -m pytest code/tests -q -n 2
