@@ -147,6 +147,8 @@ div.cell div.cell_input pre, div.cell div.cell_output pre, div.highlight pre {
 /* a table wider than the column scrolls in its own box instead of being cut off */
 div.cell_output table, article table.table { display: block; max-width: 100%;
     overflow-x: auto; }
+/* on a desktop the sidebar holds the search box: the header row held only a second one */
+@media (min-width: 960px) { header.bd-header { display: none !important; } }
 /* on a phone the plotly toolbar would sit on top of legends and titles */
 @media (max-width: 640px) { .modebar-container { display: none !important; } }
 """
