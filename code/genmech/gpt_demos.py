@@ -171,7 +171,7 @@ class GPTDemo(Demo):
                             subplot_titles=("sample from a fixed prompt (T = 0.8)",
                                             "attention: last block, head 1"))
         fig.add_scatter(x=[0], y=[1], mode="text", text=[self._text()], textposition="bottom right",
-                        textfont=dict(family="monospace", size=12, color=COLORS[6]),
+                        textfont=dict(family="monospace", size=12, color=COLORS[7]),
                         showlegend=False, hoverinfo="skip", row=1, col=1)
         fig.add_heatmap(z=self.attention(), colorscale="Blues", zmin=0, zmax=1, showscale=False,
                         row=1, col=2)

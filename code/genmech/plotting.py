@@ -12,15 +12,16 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-# One calm, colour-blind-friendly palette for the whole book (Okabe & Ito), ordered so that
-# neighbours differ most: the orange and the vermillion are never next to each other.
-# Two classes are always COLORS[0] (blue) and COLORS[3]; real data COLORS[2], generated COLORS[4].
-COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000", "#F0E442"]
+# One calm, colour-blind-friendly palette for the whole book (Okabe & Ito): blue, orange,
+# green, vermillion (the text's "red"), pink, sky blue, yellow, black. Two classes are
+# always COLORS[0] (class 0) and COLORS[3] (class 1); real data COLORS[2], generated COLORS[4].
+# A figure never shows the orange and the vermillion as two series of one kind.
+COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 
 # Ten classes (the digits 0-9) cannot be told apart by colour alone, least of all by a
 # colour-blind reader: each class has a colour *and* a marker shape.
-CLASS_COLORS = COLORS[:6] + ["#7F7F7F", "#332288", "#88CCEE", "#882255"]
+CLASS_COLORS = COLORS[:6] + ["#000000", "#7F7F7F", "#332288", "#882255"]
 CLASS_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross",
                  "x", "star", "pentagon", "hexagon"]
 
