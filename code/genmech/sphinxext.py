@@ -188,6 +188,16 @@ window.addEventListener('unhandledrejection', function (event) {
         if (best > 0) update['annotations[' + i + '].text'] = text.slice(0, best) + '<br>' + text.slice(best + 1);
       }
     });
+    // category axes with many labels (characters, tokens) turn their labels upright so
+    // that neighbours do not print over each other
+    Object.keys(gd._fullLayout || {}).forEach(function (key) {
+      var axis = gd._fullLayout[key];
+      if (/^xaxis\d*$/.test(key) && axis && axis.type === 'category'
+          && (axis._categories || []).length > 12) {
+        update[key + '.tickangle'] = -90;
+        update[key + '.tickfont.size'] = 9;
+      }
+    });
     // a legend standing to the right of the plot takes a third of a phone's width: lay it
     // out in a row above the plot instead (not on recorded runs, whose controls are below)
     var legend = gd._fullLayout && gd._fullLayout.legend;
