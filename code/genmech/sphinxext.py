@@ -238,7 +238,25 @@ window.addEventListener('unhandledrejection', function (event) {
     });
     if (Object.keys(update).length) window.Plotly.relayout(gd, update);
   }
-  function fitAll() { document.querySelectorAll('.js-plotly-plot').forEach(fit); }
+  // a log axis spanning two decades or more labels its powers of ten only, not 2 and 5 of
+  // every decade (at any width)
+  function tidyLogAxes(gd) {
+    if (!window.Plotly || !gd._fullLayout || gd.dataset.genmechLog) return;
+    gd.dataset.genmechLog = '1';
+    var update = {};
+    Object.keys(gd._fullLayout).forEach(function (key) {
+      var axis = gd._fullLayout[key];
+      if (/^[xy]axis\d*$/.test(key) && axis && axis.type === 'log' && axis.range
+          && Math.abs(axis.range[1] - axis.range[0]) >= 2
+          && !(gd.layout[key] && gd.layout[key].dtick)) {
+        update[key + '.dtick'] = 1;
+      }
+    });
+    if (Object.keys(update).length) window.Plotly.relayout(gd, update);
+  }
+  function fitAll() {
+    document.querySelectorAll('.js-plotly-plot').forEach(function (gd) { tidyLogAxes(gd); fit(gd); });
+  }
   window.addEventListener('load', function () { fitAll(); setTimeout(fitAll, 500); });
 })();
 """
