@@ -133,7 +133,7 @@ def _explorer_figure(codes, labels, z, image) -> go.Figure:
                         subplot_titles=("latent space (test digits) and the point z",
                                         "decoded digit at z"))
     for c in range(10):
-        fig.add_scatter(mode="markers", name=str(c), opacity=0.35, hoverinfo="skip",
+        fig.add_scatter(mode="markers", name=str(c), opacity=0.7, hoverinfo="skip",
                         marker=class_marker(c, 5), row=1, col=1,
                         **_latent_scatter_data(codes, labels)[c])
     fig.add_scatter(x=[z[0]], y=[z[1]], mode="markers", name="z", row=1, col=1,
