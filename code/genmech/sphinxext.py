@@ -273,6 +273,12 @@ def _copy_javascript(app, exception):
         shutil.copyfile(PLOTLY_JS, static / "plotly.min.js")
         shutil.copyfile(PLOTLY_CARTESIAN_JS, static / "plotly-cartesian.min.js")
         (static / "genmech.css").write_text(SITE_CSS, encoding="utf-8")
+        # The theme loads Font Awesome twice: as web fonts from its CSS, and as a 1.5 MB
+        # script that swaps every icon for an SVG. The fonts alone draw the same icons.
+        fontawesome = static / "scripts" / "fontawesome.js"
+        if fontawesome.exists():
+            fontawesome.write_text("// icons: the theme's Font Awesome web fonts "
+                                   "(see genmech.sphinxext)\n", encoding="utf-8")
         (static / "genmech.js").write_text(SITE_JS, encoding="utf-8")
         shutil.copytree(MATHJAX, static / "mathjax", dirs_exist_ok=True)
 
