@@ -13,7 +13,7 @@ SITE = ROOT / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-HARMLESS = ("THEBE_JS_URL",)   # every Jupyter Book 1 page logs this one
+HARMLESS = ()   # none: the THEBE_JS_URL and theme-mode errors every page logged are fixed (genmech.sphinxext)
 
 
 @dataclass

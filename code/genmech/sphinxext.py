@@ -126,6 +126,24 @@ def describe(figure: dict) -> str:
     return " ".join(parts)
 
 
+def _one_of_each_script(app, pagename, templatename, context, doctree):
+    """Drop repeated scripts: sphinx-thebe's inline ``const THEBE_JS_URL`` was emitted twice
+    on every page, and the second declaration threw an error in the console."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for js in scripts:
+        attrs = getattr(js, "attributes", {}) or {}
+        # an inline script is registered once with filename None and once with ""
+        key = (getattr(js, "filename", str(js)) or "",
+               tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(js)
+    scripts[:] = kept
+
+
 def _add_plotly_where_needed(app, pagename, templatename, context, doctree):
     body = context.get("body", "")
     if "Plotly.newPlot" not in body:
@@ -289,6 +307,7 @@ def setup(app):
     # Kernels started by the build inherit this environment.
     os.environ.setdefault("GENMECH_MODE", "record")
     app.connect("html-page-context", _add_plotly_where_needed)
+    app.connect("html-page-context", _one_of_each_script, priority=100)
     app.connect("config-inited", _serve_mathjax_locally)
     app.connect("build-finished", _copy_javascript)
     app.add_css_file("genmech.css")
