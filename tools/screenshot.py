@@ -3,8 +3,7 @@
     python tools/screenshot.py book/gradient-descent/05-optimizer-race [more pages...] [--out DIR] [--site DIR]
 
 For each page: a full-page PNG in DIR (default _build/screenshots), the number of plotly
-figures drawn versus expected, and any JavaScript errors (the harmless THEBE_JS_URL one
-excepted). Uses Debian's chromium; never downloads a browser.
+figures drawn versus expected, and any JavaScript errors (a page should log none). Uses Debian's chromium; never downloads a browser.
 """
 from __future__ import annotations
 
