@@ -56,3 +56,10 @@ def test_glue_bookkeeping_is_out_of_the_readers_sight(path):
     nb = nbformat.read(path, as_version=4)
     assert hide_bookkeeping.fix(nb) == 0, (
         f"run `python tools/hide_bookkeeping.py {path.relative_to(ROOT)}`")
+
+
+def test_every_bib_file_is_in_the_build():
+    """A .bib file missing from _config.yml leaves its citations unresolved."""
+    config = (ROOT / "_config.yml").read_text()
+    for bib in (ROOT / "book" / "references").glob("*.bib"):
+        assert f"book/references/{bib.name}" in config, f"{bib.name} is not in _config.yml's bibtex_bibfiles"
