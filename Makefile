@@ -17,6 +17,8 @@ env: $(STAMP)
 PYTHON ?= python3
 # PyTorch's CPU build on Linux, where PyPI's torch is the multi-GB CUDA build; on macOS
 # PyPI's wheel is the CPU build already. `make TORCH_INDEX= env` uses pip's own index only.
+# torch alone, without its dependencies (the lock pins them), so that only torch is looked
+# up on PyTorch's index.
 TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),https://download.pytorch.org/whl/cpu)
 TORCH_PIN   := $(shell grep -m1 '^torch==' requirements.txt)
 
@@ -24,7 +26,7 @@ $(STAMP): requirements.txt code/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))' || { echo "The book needs Python 3.11.5 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1). Run: make PYTHON=python3.11"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
+	$(PY) -m pip install --quiet --no-deps $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_PIN)"
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -e ./code
 	@touch $(STAMP)
