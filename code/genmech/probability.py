@@ -10,7 +10,9 @@ pieces of that sentence, each small enough to check by hand:
 * :func:`exponential_inverse_cdf` and :func:`inverse_cdf_sample`: inverse-CDF sampling
   (Devroye, 1986), in closed form and by bisection;
 * :func:`estimate_pi` and :func:`monte_carlo_error`: Monte Carlo estimates and how their
-  error shrinks like ``1/sqrt(n)`` (Robert & Casella, 2004);
+  error shrinks like ``1/sqrt(n)`` (Robert & Casella, 2004); :func:`importance_sampling`;
+* :func:`multivariate_gaussian_sample` and :func:`multivariate_gaussian_log_pdf`: the
+  Gaussian of a random vector, with its covariance matrix;
 * :func:`gaussian_mle` and :func:`average_log_likelihood`: maximum likelihood in closed
   form, and the quantity gradient ascent climbs;
 * :func:`entropy`, :func:`cross_entropy`, :func:`kl_divergence`, :func:`gaussian_kl`
@@ -228,6 +230,54 @@ def monte_carlo_error(ns, seeds: int = 100, seed: int = 0) -> np.ndarray:
 def loglog_slope(x, y) -> float:
     """Slope of the least-squares line through ``(log x, log y)``: the exponent of a power law."""
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def importance_sampling(f, p: Mixture, q: Mixture, n: int, rng: np.random.Generator) -> float:
+    """Importance sampling: ``E_p[f(X)]`` estimated from ``n`` samples of ``q``, each weighted
+    by ``w(x) = p(x) / q(x)``: ``(1/n) sum_i f(x_i) w(x_i)`` with ``x_i ~ q``. It is unbiased
+    wherever ``q > 0`` covers ``f p`` (Robert & Casella, 2004, section 3.3)."""
+    x = q.sample(as_count(n), rng)
+    w = np.exp(p.log_prob(x).numpy() - q.log_prob(x).numpy())   # ratio of densities, in logs
+    return float(np.mean(np.asarray(f(x), dtype=np.float64) * w))
+
+
+# --------------------------------------------------------------------------- many dimensions
+def as_covariance(cov) -> np.ndarray:
+    """``cov`` as a float64 matrix after checking it is symmetric and positive definite."""
+    cov = np.asarray(cov, dtype=np.float64)
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1] or cov.size == 0:
+        raise ValueError(f"a covariance must be a square matrix, got shape {cov.shape}")
+    if not np.allclose(cov, cov.T):
+        raise ValueError("a covariance must be symmetric: cov[i, j] == cov[j, i]")
+    if not np.all(np.isfinite(cov)) or np.linalg.eigvalsh(cov).min() <= 0:
+        raise ValueError("a covariance must be positive definite (all eigenvalues > 0)")
+    return cov
+
+
+def multivariate_gaussian_log_pdf(x, mean, cov) -> np.ndarray:
+    """``log N(x; mu, Sigma) = -d/2 log(2 pi) - 1/2 log det Sigma - 1/2 (x - mu)^T Sigma^-1 (x - mu)``
+    for each row of ``x`` (shape ``(n, d)`` or ``(d,)``)."""
+    cov = as_covariance(cov)
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.shape != (cov.shape[0],):
+        raise ValueError(f"mean must have shape ({cov.shape[0]},) to match cov, got {mean.shape}")
+    diff = np.atleast_2d(np.asarray(x, dtype=np.float64)) - mean
+    if diff.shape[1] != mean.size:
+        raise ValueError(f"x must have {mean.size} columns, got {diff.shape[1]}")
+    quad = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)     # (x - mu)^T Sigma^-1 (x - mu)
+    _, logdet = np.linalg.slogdet(cov)
+    return -mean.size * LOG_SQRT_2PI - 0.5 * logdet - 0.5 * quad
+
+
+def multivariate_gaussian_sample(mean, cov, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of ``N(mu, Sigma)`` as rows: ``x = mu + L eps`` with ``eps ~ N(0, I)`` and
+    ``L`` the Cholesky factor, ``L L^T = Sigma``, so that ``Cov(x) = L I L^T = Sigma``."""
+    cov = as_covariance(cov)
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.shape != (cov.shape[0],):
+        raise ValueError(f"mean must have shape ({cov.shape[0]},) to match cov, got {mean.shape}")
+    eps = rng.standard_normal((as_count(n), mean.size))
+    return mean + eps @ np.linalg.cholesky(cov).T
 
 
 # --------------------------------------------------------------------------- maximum likelihood
