@@ -14,7 +14,12 @@ For a model ``f`` with class scores ``f_c(x)`` (logits) and an input ``x`` of ``
 * the **model-randomization sanity check** (Adebayo et al., 2018): replace the weights layer
   by layer, from the output down, with random ones; an explanation that depends on what the
   model learned must change, measured by the rank correlation with the original
-  (:func:`randomized_copies`, :func:`rank_correlation`, :func:`sanity_check`).
+  (:func:`randomized_copies`, :func:`rank_correlation`, :func:`sanity_check`);
+* for a small GPT (:mod:`genmech.gpt`): gradient x input on the token embeddings
+  (:func:`token_attribution`), to set beside its attention maps (attention is not
+  explanation, Jain & Wallace, 2019); the hidden state after each block
+  (:func:`residual_stream`), read by a linear probe (:func:`linear_probe`; Alain & Bengio,
+  2017) and by the logit lens (:func:`logit_lens`; nostalgebraist, 2020).
 """
 from __future__ import annotations
 
@@ -61,7 +66,7 @@ def gradient_times_input(model: nn.Module, x: torch.Tensor, target) -> torch.Ten
 
 
 def check_baseline(baseline, x: torch.Tensor) -> torch.Tensor:
-    """The baseline as a tensor of ``x``'s shape: ``None`` is the black image; one image of
+    """The baseline as a tensor of ``x``'s shape: ``None`` is the blank image (all 0); one image of
     ``d`` pixels is used for every input. Any other shape is a readable ValueError."""
     if baseline is None:
         return torch.zeros_like(x)
@@ -174,3 +179,83 @@ def sanity_check(model: nn.Module, x: torch.Tensor, target, methods=METHODS,
         out[method] = [float(rank_correlation(original, attribute(method, m, x, target).abs()).mean())
                        for _, m in copies]
     return out
+
+
+# --------------------------------------------------------------------------- a language model
+# The functions below read a GPT of genmech.gpt (token embedding ``tok_emb``, blocks
+# ``blocks``, final layer norm ``ln_f`` and ``head``) through forward hooks, so they run
+# the model's own forward pass unchanged.
+def _check_tokens(idx):
+    if not torch.is_tensor(idx) or idx.ndim != 2 or idx.dtype not in (torch.int64, torch.int32):
+        raise ValueError("token ids must be an integer tensor of shape (batch, length)")
+
+
+def token_attribution(model: nn.Module, idx: torch.Tensor, position: int, target) -> torch.Tensor:
+    """Gradient x input on the token embeddings: for the logit of ``target`` (one token per
+    sequence) at ``position``, ``|sum_k e_tk * d logit / d e_tk|`` for each earlier position
+    ``t``: (B, T), zero after ``position`` (a causal model cannot look there)."""
+    _check_tokens(idx)
+    if not 0 <= position < idx.shape[1]:
+        raise ValueError(f"position must be between 0 and {idx.shape[1] - 1}, got {position}")
+    target = torch.as_tensor(target).expand(len(idx))
+    captured = []
+    hook = model.tok_emb.register_forward_hook(lambda m, i, out: captured.append(out))
+    try:
+        with torch.enable_grad():
+            logits = model(idx)[0]                                          # (B, T, V)
+            score = logits[torch.arange(len(idx)), position, target].sum()
+            (grad,) = torch.autograd.grad(score, captured[0])
+    finally:
+        hook.remove()
+    return (grad * captured[0]).sum(-1).abs().detach()                      # (B, T)
+
+
+@torch.no_grad()
+def residual_stream(model: nn.Module, idx: torch.Tensor) -> list[torch.Tensor]:
+    """The hidden states (B, T, C) after the embeddings and after each block, in order."""
+    _check_tokens(idx)
+    states = []
+    hooks = [model.blocks[0].register_forward_pre_hook(lambda m, args: states.append(args[0]))]
+    hooks += [b.register_forward_hook(lambda m, i, out: states.append(out)) for b in model.blocks]
+    try:
+        model(idx)
+    finally:
+        for h in hooks:
+            h.remove()
+    return states
+
+
+@torch.no_grad()
+def logit_lens(model: nn.Module, idx: torch.Tensor) -> list[torch.Tensor]:
+    """nostalgebraist's logit lens: the model's own read-out, final layer norm then ``head``,
+    applied to each hidden state of :func:`residual_stream`: what the model would predict
+    if it stopped there. One (B, T, V) tensor per state."""
+    return [model.head(model.ln_f(h)) for h in residual_stream(model, idx)]
+
+
+def linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                 test_y: torch.Tensor, steps: int = 300, lr: float = 0.05, seed: int = 0) -> float:
+    """Fit a linear classifier (multinomial logistic regression, Adam) from features to
+    labels and return its test accuracy: how much of the label a linear read-out finds in
+    the features (Alain & Bengio, 2017)."""
+    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
+        raise ValueError("features must be (n, d) tensors with the same d for train and test")
+    if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+        raise ValueError("one label per feature row is needed")
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    classes = int(max(train_y.max(), test_y.max())) + 1
+    gen = torch.Generator().manual_seed(seed)
+    probe = nn.Linear(train_x.shape[1], classes)
+    with torch.no_grad():
+        probe.weight.copy_(torch.randn(probe.weight.shape, generator=gen) * 0.01)
+        probe.bias.zero_()
+    opt = torch.optim.Adam(probe.parameters(), lr=lr)
+    features = ((train_x - mean) / std).detach()
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = nn.functional.cross_entropy(probe(features), train_y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return float((probe((test_x - mean) / std).argmax(1) == test_y).float().mean())

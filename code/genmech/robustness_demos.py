@@ -223,13 +223,13 @@ class AdversarialTraining(Demo):
 
 
 # --------------------------------------------------------------------------- the IG explorer
-BASELINES = ("black", "blurred", "uniform noise", "mean digit")
+BASELINES = ("blank", "blurred", "uniform noise", "mean digit")
 
 
 def baseline_image(name: str, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """A baseline for integrated gradients: the black image, a blurred copy of ``x`` (3 x 3
+    """A baseline for integrated gradients: the blank image (all pixels 0), a blurred copy of ``x`` (3 x 3
     box filter), uniform noise, or the mean training digit."""
-    if name == "black":
+    if name == "blank":
         return torch.zeros_like(x)
     if name == "blurred":
         img = x.reshape(-1, 1, SIDE, SIDE)
@@ -250,7 +250,7 @@ class IGExplorer(Demo):
     title = "The integrated-gradients explorer"
     params = (
         Slider("digit", 0, 359, 0, integer=True, label="test digit"),
-        Choice("baseline", BASELINES, "black"),
+        Choice("baseline", BASELINES, "blank"),
     )
     curves = ("gap_percent",)
     log_curves = True
@@ -378,8 +378,26 @@ def sanity_figure(results: dict, layers: list[str]) -> go.Figure:
     x = ["trained", *layers]
     for i, (method, values) in enumerate(results.items()):
         fig.add_scatter(x=x, y=compact([1.0, *values]), mode="lines+markers", name=method,
-                        line=dict(color=COLORS[i], width=2))
+                        line=dict(color=COLORS[i], width=2, dash=("solid", "solid", "dash")[i % 3]))
     fig.update_layout(height=320, margin=dict(l=50, r=20, t=40, b=45), yaxis_range=[-0.1, 1.05],
                       xaxis_title="weights randomized, from the output down",
                       yaxis_title="rank correlation with trained", legend=dict(orientation="h", y=1.15))
+    return fig
+
+
+def matrix_row(matrices, titles, x_labels, y_labels, height=330) -> go.Figure:
+    """Heatmaps side by side on one colour scale from 0 to each one's maximum (attention maps
+    and attributions of a sequence model: rows look, columns are looked at)."""
+    fig = make_subplots(rows=1, cols=len(matrices), horizontal_spacing=0.04, subplot_titles=titles,
+                        shared_yaxes=True)
+    for i, m in enumerate(matrices):
+        m = np.asarray(m, dtype=np.float32)
+        fig.add_trace(go.Heatmap(z=compact(m), x=x_labels, y=y_labels, colorscale="Blues", zmin=0,
+                                 zmax=float(m.max()) or 1.0, showscale=False,
+                                 hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>"),
+                      row=1, col=i + 1)
+        fig.update_xaxes(type="category", tickangle=0, tickfont_size=9, row=1, col=i + 1)
+    fig.update_yaxes(type="category", autorange="reversed", tickfont_size=9)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=40, b=30))
     return fig

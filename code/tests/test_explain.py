@@ -54,13 +54,13 @@ def test_integrated_gradients_agree_with_captums_default_rule(setup):
     assert ((ours.sum(1) - theirs.sum(1)).abs() / change.abs()).max() < 0.01
 
 
-@pytest.mark.parametrize("baseline", ["black", "mean", "noise"])
+@pytest.mark.parametrize("baseline", ["blank", "mean", "noise"])
 def test_integrated_gradients_are_complete_within_one_percent(setup, baseline):
     """Sum of attributions = f_c(x) - f_c(x') within 1 % (measured: worst of 100 digits
-    0.35 % with 50 points and the black baseline). A noise baseline's path crosses more
+    0.35 % with 50 points and the blank baseline). A noise baseline's path crosses more
     kinks of the ReLUs: 50 points left one digit at 22 %, 200 points at 0.6 %."""
     model, X, y = setup
-    base = {"black": None, "mean": X.mean(0),
+    base = {"blank": None, "mean": X.mean(0),
             "noise": torch.rand(X.shape, generator=torch.Generator().manual_seed(0))}[baseline]
     ig = explain.integrated_gradients(model, X, y, base, steps=200 if baseline == "noise" else 50)
     gap = explain.completeness_gap(model, ig, X, y, base)
@@ -76,7 +76,7 @@ def test_the_completeness_gap_shrinks_with_more_points(setup):
 
 def test_on_a_linear_model_every_method_is_exact():
     """f_c(x) = w_c . x + b_c: gradient w_c, so saliency |w_c|, gradient x input and IG from
-    the black baseline both w_c * x, which sums to f_c(x) - f_c(0) exactly."""
+    the blank baseline both w_c * x, which sums to f_c(x) - f_c(0) exactly."""
     torch.manual_seed(0)
     model = nn.Linear(6, 3)
     x = torch.rand(4, 6)
@@ -93,7 +93,7 @@ def test_rank_correlation_is_spearmans():
     g = torch.Generator().manual_seed(0)
     a = torch.rand(5, 30, generator=g)
     b = a + 0.5 * torch.rand(5, 30, generator=g)
-    b[:, :8] = 0.0                      # ties, as in attributions of black pixels
+    b[:, :8] = 0.0                      # ties, as in attributions of blank pixels
     a[:, :5] = 0.0
     ours = explain.rank_correlation(a, b)
     for i in range(5):
@@ -140,3 +140,62 @@ def test_bad_input_is_a_readable_error(setup):
         explain.attribute("lime", model, X[:5], y[:5])
     # one image of 64 pixels is accepted as the baseline of every input
     assert explain.integrated_gradients(model, X[:5], y[:5], baseline=X.mean(0)).shape == (5, 64)
+
+
+# --------------------------------------------------------------------------- a language model
+@pytest.fixture(scope="module")
+def small_gpt():
+    from genmech.gpt import GPT, GPTConfig
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=12, n_layer=2, n_head=2, n_embd=16)).eval()
+    idx = torch.randint(0, 11, (5, 12), generator=torch.Generator().manual_seed(1))
+    return model, idx
+
+
+def test_the_logit_lens_of_the_last_state_is_the_models_output(small_gpt):
+    model, idx = small_gpt
+    states = explain.residual_stream(model, idx)
+    assert len(states) == model.config.n_layer + 1
+    assert all(s.shape == (5, 12, 16) for s in states)
+    with torch.no_grad():
+        logits = model(idx)[0]
+    assert torch.allclose(explain.logit_lens(model, idx)[-1], logits, atol=1e-6)
+    # the first state is the embeddings: token plus position
+    expected = model.tok_emb(idx) + model.pos_emb(torch.arange(12))
+    assert torch.allclose(states[0], expected.detach(), atol=1e-6)
+
+
+def test_token_attribution_is_causal_and_matches_a_direct_gradient(small_gpt):
+    model, idx = small_gpt
+    position, target = 6, torch.tensor(3)
+    a = explain.token_attribution(model, idx, position, target)
+    assert a.shape == idx.shape
+    assert torch.all(a[:, position + 1:] == 0)           # later tokens cannot matter
+    assert torch.all(a[:, :position + 1].sum(1) > 0)
+    # direct: differentiate through the embeddings by hand
+    emb = model.tok_emb(idx).detach().requires_grad_(True)
+    h = emb + model.pos_emb(torch.arange(12))
+    for block in model.blocks:
+        h = block(h)
+    logit = model.head(model.ln_f(h))[:, position, 3].sum()
+    (g,) = torch.autograd.grad(logit, emb)
+    assert torch.allclose(a, (g * emb).sum(-1).abs(), atol=1e-6)
+
+
+def test_a_linear_probe_finds_a_linear_property_and_not_noise():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 8, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    assert explain.linear_probe(x[:400], y[:400], x[400:], y[400:]) > 0.95
+    noise = torch.randint(0, 2, (600,), generator=g)
+    assert explain.linear_probe(x[:400], noise[:400], x[400:], noise[400:]) < 0.65
+    with pytest.raises(ValueError, match="one label per feature row"):
+        explain.linear_probe(x[:400], y[:300], x[400:], y[400:])
+
+
+def test_language_model_bad_input_is_a_readable_error(small_gpt):
+    model, idx = small_gpt
+    with pytest.raises(ValueError, match="position must be between"):
+        explain.token_attribution(model, idx, 12, 0)
+    with pytest.raises(ValueError, match="token ids"):
+        explain.residual_stream(model, idx.float())
