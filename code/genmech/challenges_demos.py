@@ -209,7 +209,8 @@ def tradeoff_figure(points: list[dict]) -> go.Figure:
 
 # --------------------------------------------------------------------------- the live demo
 class MinorityShare(Demo):
-    """The digit GAN trains on digits in which one class makes up the share the reader sets.
+    """The digit GAN (256 hidden units, as in the GAN chapter) trains on digits in which one
+    class makes up the share the reader sets.
 
     Left: each class's share of the training set and of what the generator draws (500
     samples from fixed noise, read by the judge every ``every`` steps). Right: 20 samples.
@@ -231,7 +232,7 @@ class MinorityShare(Demo):
         self.minority = int(self.hp["minority"])
         self.X, self.y = fairness.skew(X, y, self.minority, self.hp["share"], seed=self.seed)
         self.train_mix = judged_mix(self.X)
-        self.gan = digit_gan(self.X)
+        self.gan = digit_gan(self.X, hidden=256)      # the GAN chapter's DigitsGAN, unchanged
         gen = torch.Generator().manual_seed(self.seed + 1)
         self.z = torch.rand(500, 16, generator=gen) * 2 - 1
         self.mix = judged_mix(self.gan.sample(500, self.z))
@@ -267,8 +268,8 @@ class MinorityShare(Demo):
         fig.update_yaxes(range=[0, 0.6], title_text="share", row=1, col=1)
         fig.update_xaxes(visible=False, row=1, col=2)
         fig.update_yaxes(visible=False, scaleanchor="x2", row=1, col=2)
-        fig.update_layout(barmode="group", height=380, margin=dict(l=50, r=10, t=50, b=40),
-                          legend=dict(orientation="h", y=-0.2, x=0))
+        fig.update_layout(barmode="group", height=400, margin=dict(l=50, r=10, t=80, b=40),
+                          legend=dict(orientation="h", y=1.12, yanchor="bottom", x=0))
         return fig
 
     def frame(self):
@@ -310,12 +311,12 @@ def detection_figure(lengths, curves: dict, threshold: float) -> go.Figure:
     return fig
 
 
-def strength_figure(deltas, ppl, z) -> go.Figure:
+def strength_figure(deltas, ppl, z, length: int = 120) -> go.Figure:
     """Perplexity (left axis) and mean z-score (right axis) against the watermark strength."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_scatter(x=list(deltas), y=compact(ppl), mode="lines+markers", name="perplexity under the plain model",
                     marker=dict(color=COLORS[3]), line=dict(color=COLORS[3]), secondary_y=False)
-    fig.add_scatter(x=list(deltas), y=compact(z), mode="lines+markers", name="mean z-score (150 characters)",
+    fig.add_scatter(x=list(deltas), y=compact(z), mode="lines+markers", name=f"mean z-score ({length} characters)",
                     marker=dict(color=COLORS[0]), line=dict(color=COLORS[0], dash="dot"), secondary_y=True)
     fig.update_xaxes(title_text="watermark strength δ")
     fig.update_yaxes(title_text="perplexity", secondary_y=False)
