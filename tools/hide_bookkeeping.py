@@ -91,7 +91,7 @@ def fix(nb) -> int:
 
 
 def main(paths: list[str]) -> int:
-    notebooks = ([pathlib.Path(p) for p in paths] if paths
+    notebooks = ([pathlib.Path(p).resolve() for p in paths] if paths
                  else sorted((ROOT / "book").rglob("*.ipynb")))
     for path in notebooks:
         if ".ipynb_checkpoints" in path.parts:
