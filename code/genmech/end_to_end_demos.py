@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 
 from .plotting import COLORS, compact
 
@@ -65,3 +66,84 @@ def two_curves_figure(x, series: dict, xaxis: str, yaxis: str, title: str = "",
     fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=50, b=50),
                       legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+# --------------------------------------------------------------------------- live fine-tuning
+from .finetune import add_lora, domains, pretrained, trainable_parameters  # noqa: E402
+from .live import Demo, Slider  # noqa: E402
+from .lm import random_batch  # noqa: E402
+from .nets import set_learning_rate  # noqa: E402
+
+DOMAINS = ("scikit-learn docs (old)", "standard library docs (new)")
+
+
+class FineTuneDemo(Demo):
+    """The pretrained small GPT fine-tuned on the standard library's docstrings: the loss on
+    both domains as it trains. LoRA rank 0 means full fine-tuning (every weight trains)."""
+
+    title = "Fine-tuning: the new domain improves, the old one is forgotten"
+    params = (Slider("rank", 0, 64, 4, step=1, integer=True, restart=True,
+                     label="LoRA rank (0: full fine-tuning)"),
+              Slider("lr", 1e-4, 1.0, 3e-3, log=True, label="learning rate"))
+    curves = ("old-domain loss", "new-domain loss")
+    blowup = {"new-domain loss": 2.0}   # twice the pretrained model's loss on the new domain:
+                                        # worse than guessing uniformly among the characters
+    evaluate_every = 10                 # steps between two scorings of both domains
+    probe = 2048                        # characters of each validation text scored
+
+    def build(self):
+        _, data = domains()
+        self.model = pretrained()
+        rank = self.hp["rank"]
+        self.total = trainable_parameters(self.model)
+        if rank:
+            add_lora(self.model, rank)   # raises ValueError if rank > the smallest layer side
+        self.trainable = trainable_parameters(self.model)
+        self.train_data = data["new_train"]
+        self.valid = {"old-domain loss": data["old_valid"][:self.probe],
+                      "new-domain loss": data["new_valid"][:self.probe]}
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad],
+                                     lr=self.hp["lr"], weight_decay=0.0)
+        self.gen = torch.Generator().manual_seed(self.seed)
+        self.start = self.losses()
+        self.current = dict(self.start)
+
+    def losses(self) -> dict:
+        self.model.eval()
+        return {name: self.model.loss_on(d) for name, d in self.valid.items()}
+
+    def apply(self, changed):
+        set_learning_rate(self.opt, self.hp["lr"])
+
+    def train_step(self):
+        self.model.train()
+        x, y = random_batch(self.train_data, self.model.config.block_size, 32, self.gen)
+        _, loss = self.model(x, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        if (self.steps + 1) % self.evaluate_every == 0:
+            self.current = self.losses()
+        return {"train loss": loss.item(), **self.current}
+
+    def figure(self):
+        fig = go.Figure()
+        fig.add_bar(x=list(DOMAINS), y=[self.start[k] for k in self.curves], name="pretrained",
+                    marker_color="#BBBBBB")
+        fig.add_bar(x=list(DOMAINS), y=[self.current[k] for k in self.curves], name="now",
+                    marker_color=[COLORS[0], COLORS[1]])
+        share = self.trainable / self.total
+        fig.update_layout(barmode="group", height=330, margin=dict(l=60, r=20, t=60, b=40),
+                          yaxis=dict(title="validation loss (nats per character)", range=[0, 4]),
+                          title=(f"{'full fine-tuning' if not self.hp['rank'] else 'LoRA, rank ' + str(self.hp['rank'])}: "
+                                 f"{self.trainable:,} trainable parameters ({share:.1%})"),
+                          legend=dict(orientation="h", y=-0.15))
+        return fig
+
+    def frame(self):
+        return [None, dict(y=compact([self.current[k] for k in self.curves]))]
+
+    def note(self):
+        d = {k: self.current[k] - self.start[k] for k in self.curves}
+        return (f"since the start: new domain {d['new-domain loss']:+.2f} nats, "
+                f"old domain {d['old-domain loss']:+.2f} nats")
