@@ -1,5 +1,7 @@
 """Figures and live demos of the end-to-end chapter: the views of :mod:`genmech.pipeline`
-(data and preprocessing) and :mod:`genmech.finetune` (LoRA, fine-tuning, DPO).
+(data and preprocessing) and :mod:`genmech.finetune` (LoRA, fine-tuning, DPO). The chapter
+follows a whole system, so its models live in those two modules (and
+:mod:`genmech.decoding`), not in a module named ``genmech.end_to_end``.
 
 * :func:`steps_figure`: steps of gradient descent to a stated loss against the learning
   rate, one curve per scaling of the inputs;
