@@ -159,3 +159,40 @@ def upscale(images: torch.Tensor, side: int = 8, factor: int = 4) -> torch.Tenso
         raise ValueError(f"factor must be a positive int, got {factor!r}")
     x = images.reshape(-1, 1, side, side)
     return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)[:, 0]
+
+
+@torch.no_grad()
+def sample_batch(model, prompts: torch.Tensor, n: int, temperature: float = 1.0,
+                 top_p: float | None = None, seed: int = 0) -> torch.Tensor:
+    """``n`` tokens sampled after each row of ``prompts`` (B, P), all rows at once, with
+    :func:`genmech.sampling.next_token_probs`; returns the new tokens, (B, n). Here a
+    temperature must be positive (0, greedy, would make every row the same)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    gen = torch.Generator().manual_seed(seed)
+    model.eval()
+    seq = prompts.clone()
+    for _ in range(n):
+        logits = model(seq[:, -model.config.block_size:])[0][:, -1]
+        probs = next_token_probs(logits, temperature, None, top_p)
+        seq = torch.cat([seq, torch.multinomial(probs, 1, generator=gen)], 1)
+    return seq[:, prompts.shape[1]:]
+
+
+def ngram_features(texts: list[str], vocabulary: list[str]) -> torch.Tensor:
+    """Each text as the frequencies of the character ``n``-grams in ``vocabulary`` (all of one
+    length ``n``), normalised to sum to 1 over the text's n-grams: (len(texts), len(vocabulary))."""
+    if not vocabulary:
+        raise ValueError("the n-gram vocabulary is empty")
+    n = len(vocabulary[0])
+    index = {g: i for i, g in enumerate(vocabulary)}
+    out = torch.zeros(len(texts), len(vocabulary))
+    for row, text in enumerate(texts):
+        for i in range(len(text) - n + 1):
+            j = index.get(text[i:i + n])
+            if j is not None:
+                out[row, j] += 1
+        out[row] /= max(1, len(text) - n + 1)
+    return out
