@@ -152,3 +152,91 @@ class FineTuneDemo(Demo):
         d = {k: self.current[k] - self.start[k] for k in self.curves}
         return (f"since the start: new domain {d['new-domain loss']:+.2f} nats, "
                 f"old domain {d['old-domain loss']:+.2f} nats")
+
+
+# --------------------------------------------------------------------------- the creativity dial
+from plotly.subplots import make_subplots  # noqa: E402
+
+from . import digits as _digits  # noqa: E402
+from . import quality  # noqa: E402
+from .gan import GAN, GANConfig  # noqa: E402
+
+PSIS = (0.25, 0.5, 0.75, 1.0)
+
+
+class TruncationDemo(Demo):
+    """A GAN learns the digits; the truncation ψ scales its noise. Beside the samples, each
+    ψ's fidelity (precision) and diversity (recall) in the judge's feature space, and the
+    current ψ's point on that curve."""
+
+    title = "The truncation dial: fidelity against diversity"
+    params = (Slider("psi", 0.05, 1.0, 1.0, step=0.05, label="truncation ψ"),
+              Slider("lr", 1e-4, 1e-2, 2e-3, log=True, label="learning rate (D and G)"))
+    curves = ("precision", "recall")
+    blowup = {"d_loss": 20.0, "g_loss": 20.0}   # one network has won outright
+    measure_every = 50
+    SHOWN = 20
+    N = 300                                       # samples scored per setting
+
+    def build(self):
+        X, _, X_test, _ = _digits.load()
+        self.gan = GAN(X, GANConfig(dataset="digits", loss="non-saturating", lr_d=self.hp["lr"],
+                                    lr_g=self.hp["lr"], hidden=256, layers=2, noise_dim=16, batch=64),
+                       out_activation="sigmoid")
+        g = torch.Generator().manual_seed(self.seed + 1)
+        self.z = torch.rand(self.N, 16, generator=g) * 2 - 1
+        self.real = _digits.features(X_test)
+        self.measure()
+
+    def score(self, psi: float) -> tuple[float, float]:
+        with torch.no_grad():
+            fake = _digits.features(self.gan.sample(self.N, psi * self.z))
+        pr = quality.precision_recall(self.real, fake, k=3)
+        return pr.precision, pr.recall
+
+    def measure(self):
+        self.curve = [self.score(p) for p in PSIS]
+        self.point = self.score(self.hp["psi"])
+
+    def apply(self, changed):
+        self.gan.set_learning_rates(self.hp["lr"], self.hp["lr"])
+        if "psi" in changed:
+            self.point = self.score(self.hp["psi"])
+
+    def train_step(self):
+        metrics = self.gan.step()
+        if (self.steps + 1) % self.measure_every == 0:
+            self.measure()
+        return {**metrics, "precision": self.point[0], "recall": self.point[1]}
+
+    def samples(self) -> np.ndarray:
+        with torch.no_grad():
+            images = self.gan.sample(self.SHOWN, self.hp["psi"] * self.z[:self.SHOWN])
+        return _digits.tile(images, ncols=5)[::-1]
+
+    def figure(self):
+        fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.12,
+                            subplot_titles=(f"samples at ψ = {self.hp['psi']:.2f}", "precision against recall"))
+        fig.add_heatmap(z=self.samples(), colorscale="Greys", zmin=0, zmax=1, showscale=False,
+                        hoverinfo="skip", row=1, col=1)
+        fig.add_scatter(x=[c[1] for c in self.curve], y=[c[0] for c in self.curve], mode="lines+markers+text",
+                        text=[f"ψ={p:g}" for p in PSIS], textposition="top right", name="ψ grid",
+                        line=dict(color=COLORS[4]), marker=dict(color=COLORS[4], size=8), row=1, col=2)
+        fig.add_scatter(x=[self.point[1]], y=[self.point[0]], mode="markers", name="current ψ",
+                        marker=dict(color=COLORS[0], size=14, symbol="diamond"), row=1, col=2)
+        fig.update_xaxes(visible=False, scaleanchor="y", constrain="domain", row=1, col=1)
+        fig.update_yaxes(visible=False, constrain="domain", row=1, col=1)
+        fig.update_xaxes(title_text="recall (diversity)", range=[-0.05, 1.05], row=1, col=2)
+        fig.update_yaxes(title_text="precision (fidelity)", range=[0, 1.05], row=1, col=2)
+        fig.update_layout(height=360, margin=dict(l=20, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2),
+                          meta=dict(alt="GAN samples at the current truncation, and the precision-recall "
+                                        "curve over truncation settings with the current setting marked."))
+        return fig
+
+    def frame(self):
+        return [dict(z=self.samples()),
+                dict(x=compact([c[1] for c in self.curve]), y=compact([c[0] for c in self.curve])),
+                dict(x=compact([self.point[1]]), y=compact([self.point[0]]))]
+
+    def note(self):
+        return f"ψ = {self.hp['psi']:.2f}: precision {self.point[0]:.2f}, recall {self.point[1]:.2f}"
