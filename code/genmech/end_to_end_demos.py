@@ -223,12 +223,12 @@ class TruncationDemo(Demo):
                         text=[f"ψ={p:g}" for p in PSIS], textposition="top right", name="ψ grid",
                         line=dict(color=COLORS[4]), marker=dict(color=COLORS[4], size=8), row=1, col=2)
         fig.add_scatter(x=[self.point[1]], y=[self.point[0]], mode="markers", name="current ψ",
-                        marker=dict(color=COLORS[0], size=14, symbol="diamond"), row=1, col=2)
+                        marker=dict(color=COLORS[0], size=14, symbol="diamond"), row=1, col=2)   # blue diamond
         fig.update_xaxes(visible=False, scaleanchor="y", constrain="domain", row=1, col=1)
         fig.update_yaxes(visible=False, constrain="domain", row=1, col=1)
         fig.update_xaxes(title_text="recall (diversity)", range=[-0.05, 1.05], row=1, col=2)
         fig.update_yaxes(title_text="precision (fidelity)", range=[0, 1.05], row=1, col=2)
-        fig.update_layout(height=360, margin=dict(l=20, r=20, t=50, b=50), legend=dict(orientation="h", y=-0.2),
+        fig.update_layout(height=360, margin=dict(l=20, r=20, t=50, b=50), showlegend=False,
                           meta=dict(alt="GAN samples at the current truncation, and the precision-recall "
                                         "curve over truncation settings with the current setting marked."))
         return fig
