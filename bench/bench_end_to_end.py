@@ -41,7 +41,7 @@ def section1():
         print(f"  {kind:<9} kappa {pipeline.hessian_condition(Z):10.3g}   fewest steps to 0.05 nats: "
               f"{min(done) if done else 'not within 1000'}")
     X_all, y_all, X_test, y_test = digits.load()
-    moved = pipeline.augment(X_test, 1, seed=99)
+    moved = pipeline.augment(X_test, 1, max_shift=1.0, max_degrees=10.0, seed=99)
     acc = {}
     for seed in (0, 1, 2):
         Xs, ys = pipeline.per_class(X_all, y_all, 5, seed=seed)
