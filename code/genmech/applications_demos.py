@@ -1,4 +1,4 @@
-"""The applications chapter's views: the figures, sounds and demos of :mod:`genmech.music`,
+"""The applications chapter's views (``genmech.applications_demos``): the figures, sounds and demos of :mod:`genmech.music`,
 :mod:`genmech.conditional` and :mod:`genmech.audio`.
 
 * :func:`audio_player`: a waveform as an HTML ``<audio>`` element with its WAV file embedded
@@ -77,7 +77,7 @@ def piano_roll(melodies: dict, height: int = 340, title: str = "", low: int = 55
         fig.update_yaxes(range=[low - 1, high + 1], tickvals=ticks, ticktext=[pitch_name(p) for p in ticks],
                          row=i + 1, col=1)
     fig.update_xaxes(title_text="time (quarter notes)", row=len(names), col=1)
-    fig.update_layout(height=height, title=title, margin=dict(l=50, r=15, t=50 if title else 30, b=45))
+    fig.update_layout(height=height, title=title, margin=dict(l=50, r=15, t=80 if title else 30, b=45))
     return fig
 
 
@@ -104,7 +104,7 @@ class ChoraleDemo(Demo):
               Slider("temperature", 0.1, 3.0, 1.0, step=0.1, label="temperature T"))
     curves = ("valid nats/note",)
     blowup = {"train loss": 10.0}     # ten times the untrained model's loss: the steps overshoot
-    sample_every = 100
+    sample_every = 50
     n_notes = 40
     block_size = 64
 
