@@ -40,7 +40,8 @@ def audio_player(signal, caption: str, rate: int = 8000, bits: int = 8, limit_kb
                 f'<audio controls preload="none" style="width:100%;max-width:480px" '
                 f'src="data:audio/wav;base64,{data}"></audio>'
                 f'<figcaption style="font-size:0.9em">{html.escape(caption)} '
-                f'({seconds:.0f} s, {rate:,} samples per second)</figcaption></figure>')
+                f'({seconds:.{0 if seconds >= 10 else 1}f} s, {rate:,} samples per second)'
+                f'</figcaption></figure>')
 
 
 # --------------------------------------------------------------------------- pictures of melodies
