@@ -149,7 +149,7 @@ class ChoraleDemo(Demo):
         return {"train loss": loss.item(), "valid nats/note": self.valid_nll}
 
     def _title(self):
-        return f"a sample from the model at temperature T = {self.hp['temperature']:.1f}"
+        return f"a sample at T = {self.hp['temperature']:.1f}"
 
     def figure(self):
         xs, ys = _roll_xy(self.sample)
