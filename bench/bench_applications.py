@@ -3,7 +3,8 @@
 Prints, for each section, every number its text states: images (the conditional VAE's hit
 rate and spread, inpainting errors and the judge's verdicts, super-resolution PSNR and
 verdicts, the ink edit), music (corpus sizes, n-gram validation NLLs, test NLL per note of
-unigram, bigram, best n-gram and the transformer, sample statistics) and audio (μ-law SNRs,
+unigram, bigram, best n-gram and the transformer, sample statistics), text (exact match of
+the encoder-decoder) and audio (μ-law SNRs,
 NLL per sample of the baselines and the WaveNet). Timings are printed, never asserted: the
 machine is shared and noisy (CPU time is the fairer figure).
 """
@@ -14,7 +15,7 @@ import time
 import numpy as np
 import torch
 
-from genmech import audio, conditional, digits, music, vae
+from genmech import audio, conditional, digits, music, seq2seq, vae
 from genmech.applications_demos import ChoraleDemo
 
 BUDGET_S = 60.0
@@ -58,6 +59,16 @@ def images():
     d = conditional.attribute_vector(cvae, X, y)
     ed = conditional.edit(cvae, Xt[:200], yt[:200], d / d.norm(), [-2, -1, 0, 1, 2])
     print("  ink along the attribute vector, a = -2..2:", [round(float(conditional.ink(e).mean()), 4) for e in ed])
+
+
+def text_section():
+    print("text")
+    data = seq2seq.TranslationData(limit=100_000, n_test=1000, seed=0)
+    model, losses = timed("encoder-decoder, 1 layer, 400 steps",
+                          lambda: seq2seq.train_seq2seq(data, steps=400, cfg=seq2seq.Seq2SeqConfig(n_layer=1)))
+    print(f"  target words {len(data.tgt_vocab) - 3}, final loss {np.mean(losses[-20:]):.4f}, "
+          f"exact match on {len(data.test_numbers)} held-out numbers "
+          f"{seq2seq.exact_match(model, data, data.test_numbers):.3f}")
 
 
 def music_section():
@@ -108,6 +119,7 @@ def audio_section():
 def main():
     print(f"torch threads: {torch.get_num_threads()}")
     images()
+    text_section()
     music_section()
     audio_section()
 
