@@ -166,3 +166,211 @@ def quality_figure(results: dict, key: str = "near_a_mode", label: str = "share 
                       yaxis_title=label, legend=dict(orientation="h", y=-0.3))
     fig.update_xaxes(type="log")
     return fig
+
+
+# --------------------------------------------------------------------------- section 4: the lab
+SHOWN = 500          # generated points drawn
+ARROW_GRID = 15      # score arrows on an ARROW_GRID x ARROW_GRID grid
+EVAL_EVERY = 100     # training steps between measurements (1,000 samples each)
+LAB_CURVES = ("loss", "js", "modes")
+
+
+class DiffusionLab(Demo):
+    """A diffusion model learning a 2D distribution (the GAN lab's datasets).
+
+    Left panel: the reverse process at the time step the reader picks, ``x_t`` for 500 fixed
+    starting noises, with the direction of the learned score there (arrows). Right panel:
+    where those points end, ``x_0``, over the training data. Curves: the training loss, the
+    JS divergence between 1,000 samples and the data on a 30 x 30 grid, and the modes
+    covered (ring and grid), measured every 100 steps as in the GAN lab.
+
+    The sampler is DDIM (Song et al., 2021) with ``sample_steps`` steps and noise level
+    ``eta``; ``eta = 1`` with all 100 steps is DDPM's ancestral sampler. Changing the
+    sampler needs no retraining; changing the schedule does.
+    """
+
+    title = "Diffusion lab"
+    params = (
+        Choice("dataset", gdata.DENSITIES, "ring"),
+        Choice("schedule", D.SCHEDULES, "linear", label="noise schedule"),
+        Slider("sample_steps", 1, 100, 100, integer=True, label="sampling steps", restart=False),
+        Slider("eta", 0.0, 1.0, 1.0, step=0.1, label="η (0: DDIM, 1: DDPM)", restart=False),
+        Slider("t_shown", 0, 100, 30, integer=True, label="time step shown", restart=False),
+        Slider("lr", 1e-4, 0.05, 2e-3, log=True, label="learning rate"),
+        Slider("hidden", 16, 256, 128, integer=True, step=16, label="hidden units", restart=True),
+    )
+    curves = ("loss",)
+    # divergence: a loss five times its start (about 1, the variance of the noise): the
+    # network predicts worse than "no noise at all"
+    blowup = {"loss": 5.0}
+
+    def build(self):
+        hp = self.hp
+        self.real = gdata.density(hp["dataset"], n=4096, seed=self.seed)
+        self.cfg = D.DiffusionConfig(schedule=hp["schedule"], hidden=hp["hidden"], lr=hp["lr"])
+        self.model = D.Diffusion(self.real, self.cfg)
+        self.centers = gdata.mode_centers(hp["dataset"]) if hp["dataset"] in ("ring", "grid") else None
+        # fixed noises for the pictures and the measurements, from their own generator:
+        # drawing must not change the random numbers that training uses
+        g = torch.Generator().manual_seed(self.seed + 1)
+        self.x_shown = torch.randn(SHOWN, 2, generator=g)
+        self.x_eval = torch.randn(1000, 2, generator=g)
+        self.real_shown = self.real[torch.randperm(len(self.real), generator=g)[:SHOWN]]
+        self.grid = decision_grid(np.linspace(*EXTENT[:2], ARROW_GRID), np.linspace(*EXTENT[2:], ARROW_GRID))
+
+    def apply(self, changed):
+        self.model.set_learning_rate(self.hp["lr"])
+
+    def train_step(self):
+        metrics = {"loss": self.model.step()}
+        if (self.steps + 1) % EVAL_EVERY == 0:
+            metrics.update(self.measure())
+        return metrics
+
+    # -- sampling with the current settings, from fixed noise and a fixed generator
+    def generate(self, x_T: torch.Tensor, trajectory: bool = False):
+        g = torch.Generator().manual_seed(self.seed + 2)
+        return D.sample(self.model.eps_fn(), self.model.schedule, tuple(x_T.shape), "DDIM",
+                        self.hp["sample_steps"], eta=self.hp["eta"], x_T=x_T, generator=g,
+                        trajectory=trajectory)
+
+    def measure(self) -> dict:
+        """JS divergence on a grid and, for the ring and the grid, modes covered and the share
+        of samples near a mode: the GAN lab's measurements, on 1,000 samples."""
+        fake = self.generate(self.x_eval)
+        out = {"js": histogram_js(self.real, fake, EXTENT)}
+        if self.centers is not None:
+            cov = mode_coverage(fake, self.centers)
+            out.update(modes=float(cov.modes), near_a_mode=cov.high_quality)
+        return out
+
+    def shown_time(self, states) -> tuple[int, torch.Tensor]:
+        """The visited state whose time is closest to ``t_shown`` (DDIM with few steps skips times)."""
+        return min(states, key=lambda s: (abs(s[0] - self.hp["t_shown"]), s[0]))
+
+    def note(self) -> str:
+        k, eta = self.hp["sample_steps"], self.hp["eta"]
+        kind = "DDPM" if k == self.cfg.T and eta == 1 else f"DDIM, η = {eta:g}"
+        return f"sampler: {kind}, {k} step{'s' * (k > 1)}; {self.model.schedule.name} schedule"
+
+    # -- the figure
+    def figure(self):
+        _, states = self.generate(self.x_shown, trajectory=True)
+        t, _ = self.shown_time(states)
+        fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
+                            subplot_titles=(f"reverse process at t = {t}", "where the points end: x₀"))
+        data = self.frame()
+        real = _xy(self.real_shown)
+        fig.add_scatter(mode="markers", name="training data", marker=dict(size=3, color="#BBBBBB"),
+                        row=1, col=1, **real)
+        fig.add_scatter(mode="markers", name="x_t", marker=dict(size=3, color=COLORS[0]), row=1, col=1, **data[1])
+        fig.add_scatter(mode="lines", name="score direction", line=dict(color=COLORS[3], width=1),
+                        row=1, col=1, **data[2])
+        fig.add_scatter(mode="markers", name="training data", marker=dict(size=3, color="#BBBBBB"),
+                        showlegend=False, row=1, col=2, **real)
+        fig.add_scatter(mode="markers", name="generated x₀", marker=dict(size=3, color=COLORS[4]),
+                        row=1, col=2, **data[4])
+        for col in (1, 2):
+            _square_axes(fig, row=1, col=col)
+        fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+        fig.update_layout(height=430, margin=dict(l=40, r=10, t=60, b=30),
+                          legend=dict(orientation="h", x=0.5, xanchor="center", y=1.12, yanchor="bottom"))
+        return fig
+
+    def frame(self):
+        """(data: fixed), x_t at the time shown, score arrows there, (data again), x_0."""
+        x0, states = self.generate(self.x_shown, trajectory=True)
+        t, x_t = self.shown_time(states)
+        if t >= 1:
+            s = D.score(self.model.eps_fn()(self.grid, t), self.model.schedule, t)
+            arrows = s / s.norm(dim=1, keepdim=True).clamp(min=1e-9) * 0.3
+            ax, ay = _segments(self.grid.numpy(), (self.grid + arrows).numpy())
+        else:
+            ax = ay = np.array([])
+        return [None, _xy(x_t), dict(x=compact(ax), y=compact(ay)), None, _xy(x0)]
+
+    def metric_figure(self) -> go.Figure:
+        """Three small panels: the loss, the JS divergence, the modes covered."""
+        fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "JS (grid)", "modes"),
+                            horizontal_spacing=0.08)
+        for i, (name, data) in enumerate(zip(LAB_CURVES, self.metric_frame())):
+            fig.add_scatter(mode="lines", name=name, row=1, col=i + 1, showlegend=False,
+                            line=dict(color=COLORS[i], width=2), **data)
+        if self.centers is not None:
+            fig.update_yaxes(range=[0, len(self.centers) + 0.5], row=1, col=3)
+        fig.update_yaxes(range=[0, float(np.log(2)) + 0.02], row=1, col=2)
+        fig.update_xaxes(title="step")
+        fig.update_layout(height=240, margin=dict(l=40, r=10, t=40, b=40))
+        return fig
+
+    def metric_frame(self) -> list[dict]:
+        """The three curves of :meth:`metric_figure`, in its trace order."""
+        out = []
+        for name in LAB_CURVES:
+            s = self.metrics.series.get(name)
+            out.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
+        return out
+
+    def code(self) -> str:
+        """Standalone PyTorch code that trains and samples the lab's current configuration."""
+        hp = self.hp
+        return f"""import torch
+import genmech.data
+from genmech import diffusion
+
+torch.manual_seed(0)
+points = genmech.data.density({hp['dataset']!r}, n=4096, seed=0)      # (4096, 2)
+schedule = diffusion.make_schedule({hp['schedule']!r}, T=100)
+eps_model = diffusion.Denoiser(diffusion.DiffusionConfig(hidden={hp['hidden']}))   # MLP: (x_t, t) -> noise
+opt = torch.optim.Adam(eps_model.parameters(), lr={hp['lr']:.3g})
+
+for step in range(2000):
+    x0 = points[torch.randint(len(points), (256,))]
+    t = torch.randint(1, 101, (256,))                         # a random step per point
+    eps = torch.randn_like(x0)
+    a = schedule.alpha_bars[t][:, None]
+    x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps                  # the closed form q(x_t | x_0)
+    loss = ((eps - eps_model(x_t, t)) ** 2).mean()              # guess the noise
+    opt.zero_grad(); loss.backward(); opt.step()
+
+# sampling: DDIM with {hp['sample_steps']} steps and eta = {hp['eta']:g} (eta = 1 and 100 steps: DDPM)
+with torch.no_grad():
+    x = torch.randn(1000, 2)
+    ts = diffusion.timesteps(100, {hp['sample_steps']})                 # e.g. [100, 90, ..., 10, 0]
+    for t, t_prev in zip(ts[:-1], ts[1:]):
+        x = diffusion.ddim_step(schedule, x, t, t_prev, eps_model(x, t), eta={hp['eta']:g})
+"""
+
+
+def side_by_side(dataset: str = "ring", steps: int = 2000, n: int = 1000, seed: int = 0) -> dict:
+    """The GAN of the GAN chapter (its lab's default settings) and the diffusion model of this
+    chapter, each trained ``steps`` updates on the same data, then measured the same way on
+    ``n`` samples: modes covered, share near a mode, grid JS divergence, and CPU seconds to
+    train and to sample."""
+    import time
+
+    from .gan import GAN, GANConfig
+
+    real = gdata.density(dataset, n=4096, seed=seed)
+    centers = gdata.mode_centers(dataset)
+    out = {}
+    torch.manual_seed(seed)
+    gan = GAN(real, GANConfig(dataset=dataset))
+    start = time.process_time()
+    for _ in range(steps):
+        gan.step()
+    train_s = time.process_time() - start
+    start = time.process_time()
+    fake = gan.sample(n, torch.rand(n, gan.cfg.noise_dim, generator=torch.Generator().manual_seed(seed)) * 2 - 1)
+    out["GAN"] = dict(train_s=train_s, sample_s=time.process_time() - start, samples=fake)
+    start = time.process_time()
+    model, _ = D.train(real, D.DiffusionConfig(), steps=steps, seed=seed)
+    train_s = time.process_time() - start
+    start = time.process_time()
+    fake = model.sample(n, generator=torch.Generator().manual_seed(seed))
+    out["diffusion (DDPM, 100 steps)"] = dict(train_s=train_s, sample_s=time.process_time() - start, samples=fake)
+    for row in out.values():
+        cov = mode_coverage(row["samples"], centers)
+        row.update(modes=cov.modes, total=cov.total, near_a_mode=cov.high_quality,
+                   js=histogram_js(real, row["samples"], EXTENT))
+    return out
