@@ -31,9 +31,32 @@ def time_notebook(path: pathlib.Path) -> float:
     return time.perf_counter() - start
 
 
+def last_build() -> None:
+    """What the last `make book` / `make test` recorded: wall times, and each section's
+    execution inside the build (notebooks side by side, so they overlap)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import executed
+
+    timings = ROOT / "_build" / "timings.txt"
+    if timings.exists():
+        print("== the last runs of the two commands (wall time, this machine)")
+        for line in timings.read_text().splitlines()[-6:]:
+            print("  " + line)
+    seconds = executed.times()
+    if seconds:
+        print(f"\n== the last build's execution, per section ({len(seconds)} notebooks, "
+              f"run side by side; their sum is CPU-bound work, not wall time)")
+        for rel, secs in sorted(seconds.items(), key=lambda kv: -kv[1]):
+            print(f"  {rel:<64} {secs:7.1f} s")
+        print(f"  {'sum':<64} {sum(seconds.values()):7.1f} s")
+    print()
+
+
 def main() -> int:
     os.environ.setdefault("GENMECH_MODE", "record")
     only = sys.argv[1:]
+    if not only:
+        last_build()
     notebooks = sorted(p for p in (ROOT / "book").rglob("*.ipynb")
                        if ".ipynb_checkpoints" not in p.parts
                        and (not only or any(o in str(p) for o in only)))

@@ -40,3 +40,19 @@ def test_citation_keys_are_unique_across_bib_files():
     for bib in (ROOT / "book" / "references").glob("*.bib"):
         keys.update(re.findall(r"^@\w+\{([^,\s]+),", bib.read_text(), flags=re.M))
     assert not [k for k, n in keys.items() if n > 1], [k for k, n in keys.items() if n > 1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "book")))
+def test_glue_bookkeeping_is_out_of_the_readers_sight(path):
+    """No cell shown on the site ends in glue calls: tools/hide_bookkeeping.py moves them
+    into a cell tagged remove-cell (issue 16: the reader's code is about the idea)."""
+    import sys
+
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import hide_bookkeeping
+
+    nb = nbformat.read(path, as_version=4)
+    assert hide_bookkeeping.fix(nb) == 0, (
+        f"run `python tools/hide_bookkeeping.py {path.relative_to(ROOT)}`")

@@ -5,7 +5,8 @@ inside scikit-learn, so nothing is downloaded. The GAN and VAE chapters train ge
 on them and need an honest, shared way to score what comes out: :func:`judge` trains a
 small classifier once (a few seconds) and reports how confidently it recognises samples
 and which of the ten classes appear, with real test digits as the reference.
-:func:`tile` lays images out side by side; :func:`genmech.digits_demos.image_grid` draws them.
+:func:`features` is the judge's view of an image, the space where
+:mod:`genmech.quality` measures precision and recall. :func:`tile` lays images out side by side; :func:`genmech.digits_demos.image_grid` draws them.
 """
 from __future__ import annotations
 
@@ -79,6 +80,20 @@ def judge(images) -> Verdict:
     conf, pred = probs.max(dim=1)
     counts = np.bincount(pred.numpy(), minlength=10)
     return Verdict(float(conf.mean()), int((counts > 0).sum()), counts, pred.numpy())
+
+
+def features(images) -> torch.Tensor:
+    """The judge's view of ``images`` (n, 64): its 128 hidden activations per image.
+
+    Distances between these vectors say how alike two digits look *to the judge*; the
+    sample-quality measures of :mod:`genmech.quality` work in this space.
+    """
+    images = torch.as_tensor(images, dtype=torch.float32)
+    if images.ndim != 2 or images.shape[1] != PIXELS:
+        raise ValueError(f"images must have shape (n, {PIXELS}), got {tuple(images.shape)}")
+    hidden = trained_classifier()[:2]          # Linear(64, 128), ReLU
+    with torch.no_grad():
+        return hidden(images.clamp(0, 1))
 
 
 def judge_accuracy() -> float:

@@ -528,35 +528,40 @@ def animate(final: go.Figure, snapshots: list, duration: int = 120) -> go.Figure
                  data=[{"type": final.data[i].type, **d} for i, d in enumerate(data) if d is not None])
         for label, data in snapshots
     ]
+    # fromcurrent: Play after Pause resumes where it stopped (plotly starts from the first
+    # snapshot again when the current one is the first or the last)
     play = dict(label="▶ Play", method="animate",
                 args=[None, {"frame": {"duration": duration, "redraw": True},
-                             "transition": {"duration": 0}, "fromcurrent": False}])
+                             "transition": {"duration": 0}, "fromcurrent": True}])
     pause = dict(label="❚❚ Pause", method="animate",
                  args=[[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}])
     slider_steps = [dict(method="animate", label=label,
                          args=[[label], {"frame": {"duration": 0, "redraw": True},
                                          "mode": "immediate", "transition": {"duration": 0}}])
                     for label, _ in snapshots]
-    # Controls go in a band of CONTROLS pixels added below the plot and its axis titles.
+    # Controls go in a band of CONTROLS pixels added below the plot and its axis titles:
+    # the buttons on one row, the slider under them at the full width, so that neither
+    # covers the other on a phone.
     height = fig.layout.height or 450
     margin = fig.layout.margin
     top = margin.t if margin.t is not None else 60
     bottom = (margin.b if margin.b is not None else 60) + CONTROLS
     plot_height = height + CONTROLS - top - bottom
     y = -(bottom - CONTROLS + 10) / plot_height
+    y_slider = y - 38 / plot_height
     fig.update_layout(
         height=height + CONTROLS, margin=dict(t=top, b=bottom),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=y, xanchor="left",
                           yanchor="top", pad=dict(t=0, r=10), showactive=False,
                           buttons=[play, pause])],
-        sliders=[dict(active=len(snapshots) - 1, x=0.3, len=0.7, y=y, yanchor="top",
+        sliders=[dict(active=len(snapshots) - 1, x=0, len=1, y=y_slider, yanchor="top",
                       pad=dict(t=0, b=0), currentvalue=dict(prefix="step ", visible=True),
                       steps=slider_steps)],
     )
     return fig
 
 
-CONTROLS = 80   # pixels for the Play button and the slider under a recorded animation
+CONTROLS = 118  # pixels for the Play/Pause row and, under it, the slider of a recorded animation
 
 
 @dataclass

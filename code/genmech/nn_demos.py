@@ -80,7 +80,7 @@ class WidthFit(Demo):
         fig = go.Figure()
         data = self.frame()
         for i in range(SHOWN_UNITS):
-            fig.add_scatter(mode="lines", line=dict(color=COLORS[5], width=1), opacity=0.5,
+            fig.add_scatter(mode="lines", line=dict(color=COLORS[5], width=1.5), opacity=0.8,
                             name="one unit", legendgroup="units", showlegend=i == 0,
                             hoverinfo="skip", **data[i])
         fig.add_scatter(mode="lines", name="target", line=dict(color="black", width=2, dash="dot"),

@@ -41,7 +41,7 @@ def paths_figure(surface: Surface, paths: dict, title: str = "", height: int = 4
     """The contours of ``surface`` with one path per entry of ``paths`` (name -> (steps, 2))."""
     fig = go.Figure(contour_trace(surface, n=n))
     for i, (name, path) in enumerate(paths.items()):
-        fig.add_trace(path_trace(path, name, COLORS[i % len(COLORS)]))
+        fig.add_trace(path_trace(path, name, RULE_COLORS.get(name, COLORS[i % len(COLORS)])))
     for m in surface.minima:
         fig.add_scatter(x=[m[0]], y=[m[1]], mode="markers", showlegend=False, hoverinfo="skip",
                         marker=dict(symbol="star", size=13, color="white",
@@ -86,6 +86,9 @@ def contour_trace(surface: Surface, n: int = 80, showscale: bool = False) -> go.
 
 # --------------------------------------------------------------------------- the race
 RULES = ("GD", "Momentum", "RMSProp", "Adam")
+# one colour per optimizer across the chapter (never the orange beside the vermillion)
+RULE_COLORS = {"GD": COLORS[0], "SGD": COLORS[5], "Momentum": COLORS[1], "RMSProp": COLORS[2],
+               "Adam": COLORS[4]}
 
 
 PATH_POINTS = 2000
@@ -164,11 +167,11 @@ class OptimizerRace(Demo):
         data = self.frame()
         for i, name in enumerate(RULES):
             fig.add_scatter(mode="lines+markers", name=name, legendgroup=name,
-                            line=dict(color=COLORS[i], width=2), marker=dict(size=3),
+                            line=dict(color=RULE_COLORS[name], width=2), marker=dict(size=3),
                             row=1, col=1, **data[1 + i])
         for i, name in enumerate(RULES):
             fig.add_scatter(mode="lines", name=name, legendgroup=name, showlegend=False,
-                            line=dict(color=COLORS[i], width=2), row=1, col=2,
+                            line=dict(color=RULE_COLORS[name], width=2), row=1, col=2,
                             **data[1 + len(RULES) + i])
         for m in self.surface.minima:
             fig.add_scatter(x=[m[0]], y=[m[1]], mode="markers", showlegend=False, hoverinfo="skip",
@@ -299,17 +302,17 @@ class SGDvsAdam(Demo):
         X, y = self.X.numpy(), self.y.numpy()
         for col, name in enumerate(("SGD", "Adam"), start=1):
             fig.add_heatmap(x=g, y=g, zmin=0, zmax=100, showscale=False, row=1, col=col, zsmooth="best",
-                            colorscale=[[0, "#F6C08A"], [0.5, "#FFFFFF"], [1, "#8CBCE0"]],
+                            colorscale=[[0, "#8CBCE0"], [0.5, "#FFFFFF"], [1, "#E3B3CF"]],
                             hovertemplate="P(class 1) = %{z}%<extra></extra>", **data_[2 * col - 2])
             fig.add_scatter(x=compact(X[:, 0]), y=compact(X[:, 1]), mode="markers", showlegend=False,
                             hoverinfo="skip", row=1, col=col,
-                            marker=dict(size=4, color=[COLORS[0] if c else COLORS[3] for c in y],
+                            marker=dict(size=4, color=[COLORS[3] if c else COLORS[0] for c in y],
                                         line=dict(width=0.5, color="white")))
             fig.update_xaxes(range=[-self.lim, self.lim], row=1, col=col, showgrid=False)
             fig.update_yaxes(range=[-self.lim, self.lim], row=1, col=col, showgrid=False,
                              scaleanchor=f"x{col if col > 1 else ''}")
         for i, name in enumerate(("SGD", "Adam")):
-            fig.add_scatter(mode="lines", name=name, line=dict(color=COLORS[i + 1], width=2),
+            fig.add_scatter(mode="lines", name=name, line=dict(color=RULE_COLORS[name], width=2),
                             row=1, col=3, **data_[4 + i])
         fig.update_yaxes(type="log", row=1, col=3)
         fig.update_xaxes(title="step", row=1, col=3)

@@ -12,14 +12,34 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-# One calm, colour-blind-friendly palette for the whole book (Okabe & Ito).
+# One calm, colour-blind-friendly palette for the whole book (Okabe & Ito): blue, orange,
+# green, vermillion (the text's "red"), pink, sky blue, yellow, black. Two classes are
+# always COLORS[0] (class 0) and COLORS[3] (class 1); real data COLORS[2], generated COLORS[4].
+# A figure never shows the orange and the vermillion as two series of one kind.
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+
+# Ten classes (the digits 0-9) cannot be told apart by colour alone, least of all by a
+# colour-blind reader: each class has a colour *and* a marker shape.
+CLASS_COLORS = COLORS[:6] + ["#000000", "#7F7F7F", "#332288", "#882255"]
+CLASS_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross",
+                 "x", "star", "pentagon", "hexagon"]
+
+
+def class_marker(c: int, size: float = 5, **kw) -> dict:
+    """The marker of class ``c`` (0-9): its colour and its shape, the same in every figure."""
+    if not 0 <= int(c) < len(CLASS_COLORS):
+        raise ValueError(f"class must be 0 to {len(CLASS_COLORS) - 1}, got {c!r}")
+    return dict(size=size, color=CLASS_COLORS[int(c)], symbol=CLASS_SYMBOLS[int(c)], **kw)
 
 
 def use_book_renderer() -> None:
     """Display figures as plotly's own output type, which both JupyterLab and the site draw."""
     pio.renderers.default = "plotly_mimetype"
-    pio.templates.default = "plotly_white"
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.colorway = COLORS          # a trace without a colour takes the book's
+    pio.templates["genmech"] = template
+    pio.templates.default = "genmech"
 
 
 def compact(values, dtype=np.float32) -> np.ndarray:

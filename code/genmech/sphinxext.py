@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+from html import escape
 from pathlib import Path
 
 import mathjax  # the django-static-mathjax package: MathJax 3, no Django needed
@@ -28,6 +30,10 @@ from docutils import nodes
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+# plotly.js's official cartesian partial bundle, same version: 1.5 MB instead of 4.8 MB
+PLOTLY_CARTESIAN_JS = Path(__file__).parent / "static" / "plotly-cartesian.min.js"
+CARTESIAN_TRACES = {"scatter", "bar", "box", "heatmap", "histogram", "histogram2d",
+                    "histogram2dcontour", "contour", "image", "pie", "scatterternary", "violin"}
 MATHJAX = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -43,15 +49,217 @@ class PlotlyMimeRenderer:
         if data.mime_type != PLOTLY_MIME:
             return None
         figure = data.content if isinstance(data.content, dict) else json.loads(data.string)
+        figure = dict(figure, layout=dict(figure.get("layout", {})))
+        # a figure sizes to its column on the site (a fixed width overflows a phone, and a
+        # 760 px figure a 688 px desktop column); its height is kept
+        figure["layout"].pop("width", None)
+        figure["layout"]["autosize"] = True
         html = pio.to_html(figure, include_plotlyjs=False, full_html=False, validate=False,
                            auto_play=False,  # a recorded run starts when the reader presses Play
                            config=FIGURE_CONFIG)
+        alt = describe(figure)
+        traces = sorted(trace_types(figure))
+        html = (f'<figure class="genmech-figure" role="img" aria-label="{escape(alt)}" '
+                f'data-traces="{" ".join(traces)}">'
+                f'{html}<figcaption class="genmech-alt">{escape(alt)}</figcaption></figure>')
         return [nodes.raw(text=html, format="html", classes=["output", "text_html", "plotly"])]
 
 
+def trace_types(figure: dict) -> set[str]:
+    """The plotly trace types a figure draws, its animation frames included."""
+    traces = list(figure.get("data", []) or [])
+    for frame in figure.get("frames", []) or []:
+        traces += list(frame.get("data", []) or [])
+    return {t.get("type", "scatter") for t in traces if isinstance(t, dict)}
+
+
+def _text(value) -> str:
+    """Plain text of a plotly title or label (which may be a dict, and may hold HTML)."""
+    if isinstance(value, dict):
+        value = value.get("text", "")
+    return re.sub(r"<[^>]+>", " ", str(value or "")).replace("  ", " ").strip()
+
+
+def describe(figure: dict) -> str:
+    """A text alternative for a figure: what it shows, from its own title, axes and traces.
+
+    An author can write it instead, in the figure's ``layout.meta.alt``; otherwise it is
+    built from the figure: its title, each axis title, the named series and their kinds,
+    the subplot titles, and, for a recorded run, how many steps it replays.
+    """
+    layout = figure.get("layout", {})
+    meta = layout.get("meta")
+    if isinstance(meta, dict) and meta.get("alt"):
+        return str(meta["alt"])
+    parts = []
+    title = _text(layout.get("title"))
+    parts.append(f"Figure: {title}." if title else "Figure.")
+    panels = [_text(a.get("text")) for a in layout.get("annotations", []) or []
+              if isinstance(a, dict) and a.get("showarrow") is False and _text(a.get("text"))]
+    if panels:
+        parts.append(f"Panels: {'; '.join(panels[:8])}.")
+    axes = []
+    for key in sorted(layout):
+        if re.fullmatch(r"[xy]axis\d*", key) and isinstance(layout[key], dict):
+            name = _text(layout[key].get("title"))
+            if name and name not in axes:
+                axes.append(name)
+    if axes:
+        parts.append(f"Axes: {', '.join(axes[:8])}.")
+    kinds, names = [], []
+    for trace in figure.get("data", []) or []:
+        kind = {"scatter": "lines or points", "scattergl": "points", "heatmap": "heat map",
+                "bar": "bars", "histogram": "histogram", "contour": "contours",
+                "surface": "surface", "image": "image", "table": "table"}.get(
+                    trace.get("type", "scatter"), trace.get("type", "scatter"))
+        if kind not in kinds:
+            kinds.append(kind)
+        name = _text(trace.get("name"))
+        if name and name not in names:
+            names.append(name)
+    if kinds:
+        parts.append(f"Shows {', '.join(kinds)}" + (f": {', '.join(names[:10])}." if names else "."))
+    frames = figure.get("frames") or []
+    if frames:
+        parts.append(f"A recorded run of {len(frames)} snapshots: Play replays it, the slider "
+                     f"scrubs through it; it opens on the last one.")
+    return " ".join(parts)
+
+
 def _add_plotly_where_needed(app, pagename, templatename, context, doctree):
-    if "Plotly.newPlot" in context.get("body", ""):
-        app.add_js_file("plotly.min.js", priority=400)
+    body = context.get("body", "")
+    if "Plotly.newPlot" not in body:
+        return
+    needed = set(" ".join(re.findall(r'data-traces="([^"]*)"', body)).split())
+    script = "plotly-cartesian.min.js" if needed <= CARTESIAN_TRACES else "plotly.min.js"
+    app.add_js_file(script, priority=400)
+
+
+# The site's own small stylesheet and script, loaded on every page.
+SITE_CSS = """
+/* a figure's text alternative: read by screen readers, not drawn */
+.genmech-alt { position: absolute; width: 1px; height: 1px; overflow: hidden;
+               clip: rect(0 0 0 0); white-space: nowrap; }
+figure.genmech-figure { margin: 0; }
+/* code and its printed output wrap instead of scrolling sideways */
+div.cell div.cell_input pre, div.cell div.cell_output pre, div.highlight pre {
+    white-space: pre-wrap; overflow-wrap: anywhere; }
+/* a table wider than the column scrolls in its own box instead of being cut off */
+div.cell_output table, article table.table { display: block; max-width: 100%;
+    overflow-x: auto; }
+/* on a desktop the sidebar holds the search box: the header row held only a second one */
+@media (min-width: 960px) { header.bd-header { display: none !important; } }
+/* on a phone the plotly toolbar would sit on top of legends and titles */
+@media (max-width: 640px) { .modebar-container { display: none !important; } }
+"""
+
+SITE_JS = """
+// Plotly rejects the promise of an animation that Pause interrupts; its own buttons never
+// catch it, so every Pause logged an uncaught error. That rejection is expected: drop it.
+window.addEventListener('unhandledrejection', function (event) {
+  if (event.reason === undefined || event.reason === null) { event.preventDefault(); }
+});
+// On a narrow screen, smaller titles and labels, so that subplot titles do not run into
+// each other and titles are not cut at the right edge.
+(function () {
+  function fit(gd) {
+    if (!window.Plotly || !gd.layout || gd.dataset.genmechFitted) return;
+    var width = gd.getBoundingClientRect().width;
+    if (!width || width >= 600) return;
+    gd.dataset.genmechFitted = '1';
+    var scale = Math.max(0.7, width / 680), update = {};
+    var font = (gd.layout.font && gd.layout.font.size) || 12;
+    update['font.size'] = Math.round(font * scale);
+    var title = gd.layout.title && gd.layout.title.font && gd.layout.title.font.size;
+    update['title.font.size'] = Math.round((title || 17) * scale);
+    var panels = Math.max(1, (gd.layout.annotations || []).filter(function (a) {
+      return a.showarrow === false && a.yref === 'paper' && a.y >= 0.9; }).length);
+    (gd.layout.annotations || []).forEach(function (a, i) {
+      var size = (a.font && a.font.size) || 16;
+      update['annotations[' + i + '].font.size'] = Math.round(size * scale);
+      // a subplot title longer than its panel is wide breaks onto two lines
+      var text = String(a.text || '');
+      var room = width / panels / (size * scale * 0.55);
+      if (a.showarrow === false && text.indexOf('<br>') < 0 && text.length > room) {
+        var mid = text.length / 2, best = -1;
+        for (var k = 0; k < text.length; k++) {
+          if (text[k] === ' ' && (best < 0 || Math.abs(k - mid) < Math.abs(best - mid))) best = k;
+        }
+        if (best > 0) update['annotations[' + i + '].text'] = text.slice(0, best) + '<br>' + text.slice(best + 1);
+      }
+    });
+    // category axes with many labels (characters, tokens) turn their labels upright so
+    // that neighbours do not print over each other
+    Object.keys(gd._fullLayout || {}).forEach(function (key) {
+      var axis = gd._fullLayout[key];
+      if (/^xaxis\d*$/.test(key) && axis && axis.type === 'category'
+          && (axis._categories || []).length > 12) {
+        update[key + '.tickangle'] = -90;
+        update[key + '.tickfont.size'] = 9;
+      }
+    });
+    // a legend standing to the right of the plot takes a third of a phone's width: lay it
+    // out in a row above the plot instead (not on recorded runs, whose controls are below)
+    var legend = gd._fullLayout && gd._fullLayout.legend;
+    if (legend && gd._fullLayout.showlegend && legend.orientation === 'v' && legend.x >= 1
+        && !(gd.layout.updatemenus || []).length) {
+      update['legend.orientation'] = 'h';
+      update['legend.x'] = 0; update['legend.xanchor'] = 'left';
+      update['legend.yref'] = 'container'; update['legend.y'] = 0;
+      update['legend.yanchor'] = 'bottom';
+      update['margin.r'] = 20;
+      update['margin.b'] = ((gd._fullLayout.margin && gd._fullLayout.margin.b) || 60) + 36;
+      var grown = (gd._fullLayout.height || 450) + 36;
+      update['height'] = grown;
+      [gd, gd.parentElement].forEach(function (e) {   // to_html fixes the box's height
+        if (e && e.style.height && e.style.height !== '100%') e.style.height = grown + 'px';
+      });
+    }
+    window.Plotly.relayout(gd, update).then(function () { separate(gd); });
+  }
+  // subplot titles that still run into each other break onto two lines
+  function separate(gd) {
+    var nodes = Array.from(gd.querySelectorAll('.annotation'));
+    var boxes = nodes.map(function (n) { return n.getBoundingClientRect(); });
+    var update = {};
+    (gd.layout.annotations || []).forEach(function (a, i) {
+      if (!boxes[i] || a.showarrow !== false) return;
+      var text = String(a.text || '');
+      if (text.indexOf('<br>') >= 0) return;
+      var hit = boxes.some(function (b, j) {
+        return j !== i && boxes[i].left < b.right && b.left < boxes[i].right
+          && boxes[i].top < b.bottom && b.top < boxes[i].bottom; });
+      if (!hit) return;
+      var mid = text.length / 2, best = -1;
+      for (var k = 0; k < text.length; k++) {
+        if (text[k] === ' ' && (best < 0 || Math.abs(k - mid) < Math.abs(best - mid))) best = k;
+      }
+      if (best > 0) update['annotations[' + i + '].text'] = text.slice(0, best) + '<br>' + text.slice(best + 1);
+    });
+    if (Object.keys(update).length) window.Plotly.relayout(gd, update);
+  }
+  // a log axis spanning two decades or more labels its powers of ten only, not 2 and 5 of
+  // every decade (at any width)
+  function tidyLogAxes(gd) {
+    if (!window.Plotly || !gd._fullLayout || gd.dataset.genmechLog) return;
+    gd.dataset.genmechLog = '1';
+    var update = {};
+    Object.keys(gd._fullLayout).forEach(function (key) {
+      var axis = gd._fullLayout[key];
+      if (/^[xy]axis\d*$/.test(key) && axis && axis.type === 'log' && axis.range
+          && Math.abs(axis.range[1] - axis.range[0]) >= 2
+          && !(gd.layout[key] && gd.layout[key].dtick)) {
+        update[key + '.dtick'] = 1;
+      }
+    });
+    if (Object.keys(update).length) window.Plotly.relayout(gd, update);
+  }
+  function fitAll() {
+    document.querySelectorAll('.js-plotly-plot').forEach(function (gd) { tidyLogAxes(gd); fit(gd); });
+  }
+  window.addEventListener('load', function () { fitAll(); setTimeout(fitAll, 500); });
+})();
+"""
 
 
 def _serve_mathjax_locally(app, config):
@@ -63,6 +271,15 @@ def _copy_javascript(app, exception):
         static = Path(app.outdir) / "_static"
         static.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(PLOTLY_JS, static / "plotly.min.js")
+        shutil.copyfile(PLOTLY_CARTESIAN_JS, static / "plotly-cartesian.min.js")
+        (static / "genmech.css").write_text(SITE_CSS, encoding="utf-8")
+        # The theme loads Font Awesome twice: as web fonts from its CSS, and as a 1.5 MB
+        # script that swaps every icon for an SVG. The fonts alone draw the same icons.
+        fontawesome = static / "scripts" / "fontawesome.js"
+        if fontawesome.exists():
+            fontawesome.write_text("// icons: the theme's Font Awesome web fonts "
+                                   "(see genmech.sphinxext)\n", encoding="utf-8")
+        (static / "genmech.js").write_text(SITE_JS, encoding="utf-8")
         shutil.copytree(MATHJAX, static / "mathjax", dirs_exist_ok=True)
 
 
@@ -74,4 +291,6 @@ def setup(app):
     app.connect("html-page-context", _add_plotly_where_needed)
     app.connect("config-inited", _serve_mathjax_locally)
     app.connect("build-finished", _copy_javascript)
+    app.add_css_file("genmech.css")
+    app.add_js_file("genmech.js", priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,7 +10,6 @@ The models, the ELBO and the training are in :mod:`genmech.vae`.
 from __future__ import annotations
 
 import numpy as np
-import plotly.colors
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -19,11 +18,10 @@ from . import digits
 from .digits_demos import image_grid
 from .live import Demo, Slider, mode
 from .nets import set_learning_rate
-from .plotting import COLORS, compact
+from .plotting import COLORS, class_marker, compact
 from .vae import (VAE, Config, check_images, circle_path, decode_mean, elbo_terms, normal_quantiles,
                   shuffled_batches)
 
-CLASS_COLORS = plotly.colors.qualitative.T10   # ten distinguishable colours, one per digit
 
 
 def _latent_scatter_data(codes: np.ndarray, labels: np.ndarray) -> list[dict]:
@@ -83,7 +81,7 @@ class VAEDemo(Demo):
                                             "loss terms (nats/image)"))
         data = self.frame()
         for c in range(10):
-            fig.add_scatter(mode="markers", name=str(c), marker=dict(size=5, color=CLASS_COLORS[c]),
+            fig.add_scatter(mode="markers", name=str(c), marker=class_marker(c, 5),
                             legendgroup="digits", row=1, col=1, **data[c])
         fig.add_trace(go.Heatmap(colorscale="Greys", zmin=0, zmax=1, showscale=False,
                                  hoverinfo="skip", **data[10]), row=1, col=2)
@@ -135,8 +133,8 @@ def _explorer_figure(codes, labels, z, image) -> go.Figure:
                         subplot_titles=("latent space (test digits) and the point z",
                                         "decoded digit at z"))
     for c in range(10):
-        fig.add_scatter(mode="markers", name=str(c), opacity=0.35, hoverinfo="skip",
-                        marker=dict(size=4, color=CLASS_COLORS[c]), row=1, col=1,
+        fig.add_scatter(mode="markers", name=str(c), opacity=0.7, hoverinfo="skip",
+                        marker=class_marker(c, 5), row=1, col=1,
                         **_latent_scatter_data(codes, labels)[c])
     fig.add_scatter(x=[z[0]], y=[z[1]], mode="markers", name="z", row=1, col=1,
                     marker=dict(size=16, symbol="x", color="black"))

@@ -1,0 +1,145 @@
+"""The site on every screen (issue 16), at a phone's width (390 px) and a desktop's (1280 px).
+
+* every figure has a text alternative saying what it shows;
+* no figure is wider than its column, and no page scrolls sideways;
+* no code block scrolls sideways (code and its output wrap);
+* a recorded animation's Play/Pause buttons and its slider do not cover each other, Pause
+  logs no error, and Play after Pause resumes where it stopped.
+"""
+import re
+
+import pytest
+
+from browser import open_page
+from test_site import PAGES, animated_pages, html
+
+WIDTHS = [390, 1280]
+FIGURE_PAGES = [p for p in PAGES if "plotly-graph-div" in html(p)]
+
+
+def test_the_site_has_figures():
+    assert len(FIGURE_PAGES) >= 20
+
+
+@pytest.mark.parametrize("page", FIGURE_PAGES)
+def test_every_figure_has_a_text_alternative(page):
+    text = html(page)
+    figures = text.count('class="plotly-graph-div"')
+    labels = re.findall(r'<figure class="genmech-figure" role="img" aria-label="([^"]*)"', text)
+    assert len(labels) == figures, f"{len(labels)} text alternatives for {figures} figures"
+    for label in labels:
+        assert len(label) > 20 and label != "Figure.", label
+
+
+MEASURE = """() => {
+    const col = document.querySelector('article.bd-article') || document.body;
+    const right = col.getBoundingClientRect().right + 1;
+    const wide = Array.from(document.querySelectorAll('.plotly-graph-div'))
+        .filter(d => d.getBoundingClientRect().right > right).length;
+    const code = Array.from(document.querySelectorAll('div.cell_input pre, div.cell_output pre'))
+        .filter(p => p.scrollWidth > p.clientWidth + 1).length;
+    return {wide, code, page: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", PAGES)
+def test_nothing_runs_off_the_side(browser, page, width):
+    report = open_page(browser, page, width=width)
+    try:
+        m = report.page.evaluate(MEASURE)
+        assert m["wide"] == 0, f"{m['wide']} figure(s) wider than the column at {width} px"
+        assert m["code"] == 0, f"{m['code']} code block(s) scroll sideways at {width} px"
+        assert m["page"] <= 1, f"the page scrolls {m['page']} px sideways at {width} px"
+    finally:
+        report.page.close()
+
+
+CONTROLS = """() => {
+    const d = Array.from(document.querySelectorAll('.plotly-graph-div'))
+        .find(d => d._transitionData && d._transitionData._frames.length > 1
+              && d.querySelector('.updatemenu-button'));
+    if (!d) return null;
+    d.scrollIntoView();
+    const box = e => e.getBoundingClientRect();
+    const buttons = Array.from(d.querySelectorAll('.updatemenu-button')).map(box);
+    const slider = d.querySelector('.slider-container .slider-rail, .slider-container rect');
+    const s = slider ? box(slider) : null;
+    const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    return {overlap: s ? buttons.some(b => overlap(b, s)) : false, found: !!s};
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", animated_pages())
+def test_animation_controls_pause_and_resume(browser, page, width):
+    report = open_page(browser, page, width=width)
+    p = report.page
+    later = []          # errors from here on (open_page reported those of the page load)
+    p.on("pageerror", lambda e: later.append(str(e)))
+    p.on("console", lambda m: later.append(m.text) if m.type == "error" else None)
+    try:
+        controls = p.evaluate(CONTROLS)
+        if controls is None:
+            pytest.skip("this page's animations are driven by a slider only")
+        assert controls["found"] and not controls["overlap"], \
+            f"Play/Pause cover the slider at {width} px"
+        p.evaluate("""() => {
+            const d = Array.from(document.querySelectorAll('.plotly-graph-div'))
+                .find(d => d.querySelector('.updatemenu-button'));
+            window.__d = d; window.__shown = [];
+            d.on('plotly_animatingframe', e => window.__shown.push(e.name));
+            window.__press = label => Array.from(d.querySelectorAll('.updatemenu-button'))
+                .find(b => b.textContent.includes(label))
+                .dispatchEvent(new MouseEvent('click', {bubbles: true}));
+            window.__press('Play');
+        }""")
+        p.wait_for_function("() => window.__shown.length >= 3", timeout=15000)
+        p.evaluate("() => window.__press('Pause')")
+        p.wait_for_timeout(400)
+        paused_at = p.evaluate("() => window.__shown.length")
+        names = p.evaluate("() => window.__d._transitionData._frames.map(f => f.name)")
+        last_shown = p.evaluate("() => window.__shown[window.__shown.length - 1]")
+        p.evaluate("() => { window.__shown = []; window.__press('Play'); }")
+        p.wait_for_function("() => window.__shown.length >= 1", timeout=15000)
+        first_after = p.evaluate("() => window.__shown[0]")
+        if names.index(last_shown) < len(names) - 1:
+            assert names.index(first_after) > names.index(last_shown) - 1, \
+                f"Play after Pause restarted at {first_after!r}, not after {last_shown!r}"
+        assert paused_at >= 3
+        p.wait_for_timeout(300)
+        assert not [e for e in report.errors + later if "theme mode" not in e], report.errors + later
+    finally:
+        p.close()
+
+
+def heaviest_pages(n: int = 4) -> list[str]:
+    """The pages whose HTML is largest (their figures' data): the heaviest first visits."""
+    from browser import SITE
+    return sorted(PAGES, key=lambda p: -(SITE / f"{p}.html").stat().st_size)[:n]
+
+
+def test_a_first_visit_transfers_at_most_5_mb():
+    """Issue 16: the heaviest pages, fetched over HTTP with an empty cache, all files counted
+    (plotly.js's partial bundle, MathJax and its fonts, the theme, the page)."""
+    import sys
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, FLAGS, SITE
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_site
+
+    server = bench_site.serve(SITE)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            totals = {page: sum(bench_site.first_visit(b, f"{base}/{page}.html").values())
+                      for page in heaviest_pages()}
+            b.close()
+    finally:
+        server.shutdown()
+    assert max(totals.values()) <= 5_000_000, {k: f"{v / 1e6:.2f} MB" for k, v in totals.items()}
