@@ -7,7 +7,9 @@
 * :func:`quality_vs_steps`: modes covered and sample quality against the number of
   sampling steps (DDPM and DDIM), the measurement of section 3;
 * :class:`DiffusionLab`, the live 2D lab (the GAN lab's datasets, the sampler, the number
-  of sampling steps, the schedule, and the reverse process scrubbed in time).
+  of sampling steps, the schedule, and the reverse process scrubbed in time);
+* :class:`DigitsDiffusion`, a class-conditional denoiser on scikit-learn's 8 x 8 digits,
+  with the classifier-free guidance scale as a control.
 
 The model, the losses and the samplers they draw are in :mod:`genmech.diffusion`.
 """
@@ -20,6 +22,8 @@ from plotly.subplots import make_subplots
 
 from . import data as gdata
 from . import diffusion as D
+from . import digits as gdigits
+from .digits_demos import image_grid
 from .gan import histogram_js, mode_coverage
 from .live import Choice, Demo, Slider, animate
 from .nets import decision_grid
@@ -51,7 +55,10 @@ def schedule_figure(T: int = 100) -> go.Figure:
         fig.add_scatter(x=t, y=compact(np.sqrt(1 - ab)), name=f"{name}: noise √(1−ᾱ_t)",
                         line=dict(color=COLORS[i], width=2, dash="dot"))
     fig.update_layout(height=330, margin=dict(l=50, r=10, t=30, b=40), xaxis_title="step t",
-                      yaxis_title="coefficient", legend=dict(orientation="h", y=-0.25))
+                      yaxis_title="coefficient", legend=dict(orientation="h", y=-0.25),
+                      meta=dict(alt=f"Signal and noise coefficients over {T} steps for the linear and "
+                                    "cosine schedules: the signal falls from 1 to 0, sooner for the "
+                                    "linear schedule, while the noise rises from 0 to 1."))
     return fig
 
 
@@ -67,7 +74,9 @@ def forward_animation(x0: torch.Tensor, schedule: D.Schedule, every: int = 5, se
     fig = go.Figure(go.Scatter(mode="markers", marker=dict(size=3, color=COLORS[0], opacity=0.6),
                                name="x_t", **shots[-1][1][0]))
     _square_axes(fig)
-    fig.update_layout(height=420, margin=dict(l=40, r=10, t=30, b=30), showlegend=False)
+    fig.update_layout(height=420, margin=dict(l=40, r=10, t=30, b=30), showlegend=False,
+                      meta=dict(alt="Points of the data noised one step at a time; the slider picks "
+                                    "the step, from the clean data at t = 0 to one round cloud at t = T."))
     out = animate(fig, shots, duration=150)
     out.layout.sliders[0].currentvalue.prefix = ""
     return out
@@ -96,7 +105,11 @@ def score_figure(eps_fn, schedule: D.Schedule, times=(80, 30, 5), real=None, n: 
         _square_axes(fig, row=1, col=i + 1)
         fig.update_yaxes(scaleanchor=f"x{i + 1}" if i else "x", showticklabels=i == 0, row=1, col=i + 1)
     fig.update_layout(height=330, margin=dict(l=30, r=10, t=40, b=20),
-                      legend=dict(orientation="h", y=-0.05))
+                      legend=dict(orientation="h", y=-0.05),
+                      meta=dict(alt="Arrows of the learned score direction on a grid at "
+                                    + ", ".join(f"t = {t}" for t in times)
+                                    + ", over noised data: from pointing at one centre when t is "
+                                      "large to pointing at the nearest cluster when t is small."))
     return fig
 
 
@@ -117,13 +130,16 @@ def reverse_animation(eps_fn, schedule: D.Schedule, real: torch.Tensor, n: int =
     pick = sorted({int(i) for i in np.linspace(0, len(states) - 1, min(frames, len(states))).round()})
     shots = [(f"t = {states[i][0]}", [None, _xy(states[i][1])]) for i in pick]
     fig = go.Figure()
-    fig.add_scatter(mode="markers", marker=dict(size=3, color="#BBBBBB"), name="training data",
+    fig.add_scatter(mode="markers", marker=dict(size=3, color=COLORS[2], opacity=0.35), name="training data",
                     **_xy(real[:n]))
     fig.add_scatter(mode="markers", marker=dict(size=3, color=COLORS[4]), name="x_t, generated",
                     **shots[-1][1][1])
     _square_axes(fig)
     fig.update_layout(height=440, margin=dict(l=40, r=10, t=30, b=30),
-                      legend=dict(orientation="h", y=1.08))
+                      legend=dict(orientation="h", y=1.08),
+                      meta=dict(alt=f"Generated points over the training data, shown at each step of "
+                                    f"the reverse process ({method}); they start as a round cloud of "
+                                    "noise and end on the data."))
     out = animate(fig, shots, duration=150)
     out.layout.sliders[0].currentvalue.prefix = ""
     return out
@@ -163,7 +179,9 @@ def quality_figure(results: dict, key: str = "near_a_mode", label: str = "share 
         fig.add_scatter(x=[ks[0], ks[-1]], y=[rows["DDPM"][key]] * 2, mode="lines",
                         name=f"{name}, DDPM ({ks[-1]} steps)", line=dict(color=COLORS[i], dash="dash"))
     fig.update_layout(height=330, margin=dict(l=50, r=10, t=30, b=40), xaxis_title="sampling steps",
-                      yaxis_title=label, legend=dict(orientation="h", y=-0.3))
+                      yaxis_title=label, legend=dict(orientation="h", y=-0.3),
+                      meta=dict(alt=f"{label.capitalize()} against the number of DDIM sampling steps, "
+                                    "one curve per noise predictor, with DDPM's level dashed."))
     fig.update_xaxes(type="log")
     return fig
 
@@ -261,12 +279,12 @@ class DiffusionLab(Demo):
                             subplot_titles=(f"reverse process at t = {t}", "where the points end: x₀"))
         data = self.frame()
         real = _xy(self.real_shown)
-        fig.add_scatter(mode="markers", name="training data", marker=dict(size=3, color="#BBBBBB"),
+        fig.add_scatter(mode="markers", name="training data", marker=dict(size=3, color=COLORS[2], opacity=0.35),
                         row=1, col=1, **real)
         fig.add_scatter(mode="markers", name="x_t", marker=dict(size=3, color=COLORS[0]), row=1, col=1, **data[1])
         fig.add_scatter(mode="lines", name="score direction", line=dict(color=COLORS[3], width=1),
                         row=1, col=1, **data[2])
-        fig.add_scatter(mode="markers", name="training data", marker=dict(size=3, color="#BBBBBB"),
+        fig.add_scatter(mode="markers", name="training data", marker=dict(size=3, color=COLORS[2], opacity=0.35),
                         showlegend=False, row=1, col=2, **real)
         fig.add_scatter(mode="markers", name="generated x₀", marker=dict(size=3, color=COLORS[4]),
                         row=1, col=2, **data[4])
@@ -274,7 +292,10 @@ class DiffusionLab(Demo):
             _square_axes(fig, row=1, col=col)
         fig.update_yaxes(scaleanchor="x2", row=1, col=2)
         fig.update_layout(height=430, margin=dict(l=40, r=10, t=60, b=30),
-                          legend=dict(orientation="h", x=0.5, xanchor="center", y=1.12, yanchor="bottom"))
+                          legend=dict(orientation="h", x=0.5, xanchor="center", y=1.12, yanchor="bottom"),
+                          meta=dict(alt=f"Left: 500 points of the reverse process at time step {t}, with "
+                                        "arrows of the learned score direction. Right: where they end, "
+                                        f"the samples, over the {self.hp['dataset']} training data."))
         return fig
 
     def frame(self):
@@ -300,7 +321,9 @@ class DiffusionLab(Demo):
             fig.update_yaxes(range=[0, len(self.centers) + 0.5], row=1, col=3)
         fig.update_yaxes(range=[0, float(np.log(2)) + 0.02], row=1, col=2)
         fig.update_xaxes(title="step")
-        fig.update_layout(height=240, margin=dict(l=40, r=10, t=40, b=40))
+        fig.update_layout(height=240, margin=dict(l=40, r=10, t=40, b=40),
+                          meta=dict(alt="Three small curves over training steps: the loss, the JS "
+                                        "divergence between samples and data, and the modes covered."))
         return fig
 
     def metric_frame(self) -> list[dict]:
@@ -374,3 +397,65 @@ def side_by_side(dataset: str = "ring", steps: int = 2000, n: int = 1000, seed: 
         row.update(modes=cov.modes, total=cov.total, near_a_mode=cov.high_quality,
                    js=histogram_js(real, row["samples"], EXTENT))
     return out
+
+
+# --------------------------------------------------------------------------- section 5: digits
+def to_pixels(x: torch.Tensor) -> torch.Tensor:
+    """The model works on pixels scaled to [-1, 1] (as Ho et al., 2020); back to [0, 1]."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+class DigitsDiffusion(Demo):
+    """A class-conditional diffusion model on scikit-learn's 8 x 8 digits (1,437 training images).
+
+    The denoiser is an MLP (three hidden layers) fed the noisy image, the time embedding
+    and a learned embedding of the label; one label in ten is dropped while training, so the
+    same network is also the unconditional model and classifier-free guidance (Ho &
+    Salimans, 2022) can mix the two. The figure shows three digits of each class made from
+    the same 30 fixed noises as training goes on, sampled by DDPM with the guidance scale
+    of the slider (no retraining when it moves).
+    """
+
+    title = "A diffusion model drawing digits"
+    params = (
+        Slider("lr", 1e-4, 1e-2, 1e-3, log=True, label="learning rate"),
+        Slider("guidance", 0.0, 5.0, 2.0, step=0.5, label="guidance scale", restart=False),
+        Slider("hidden", 64, 512, 256, integer=True, step=64, label="hidden units", restart=True),
+    )
+    curves = ("loss",)
+    blowup = {"loss": 5.0}      # five times the loss of "predict no noise": diverged
+    SHOWN = 30
+
+    def build(self):
+        X, y, _, _ = gdigits.load()
+        self.cfg = D.DiffusionConfig(dim=gdigits.PIXELS, T=100, schedule="linear", hidden=self.hp["hidden"],
+                                     layers=3, emb=32, classes=10, p_uncond=0.1, lr=self.hp["lr"], batch=128)
+        self.model = D.Diffusion(X * 2 - 1, self.cfg, y)
+        g = torch.Generator().manual_seed(self.seed + 1)
+        self.x_shown = torch.randn(self.SHOWN, gdigits.PIXELS, generator=g)
+        self.labels_shown = torch.arange(10).repeat(self.SHOWN // 10)
+
+    def apply(self, changed):
+        self.model.set_learning_rate(self.hp["lr"])
+
+    def train_step(self):
+        return {"loss": self.model.step()}
+
+    def generate(self, labels: torch.Tensor, guidance: float | None = None, x_T=None, seed: int = 0,
+                 **kw) -> torch.Tensor:
+        """Digits (n, 64) in [0, 1] of the given classes, DDPM by default; ``guidance`` defaults
+        to the slider's scale. Seeded: the same call gives the same digits."""
+        g = torch.Generator().manual_seed(seed)
+        scale = self.hp["guidance"] if guidance is None else guidance
+        return to_pixels(self.model.sample(len(labels), y=labels, guidance=scale, x_T=x_T, generator=g, **kw))
+
+    def figure(self):
+        fig = image_grid(self.generate(self.labels_shown, x_T=self.x_shown), ncols=10,
+                         title=f"0 to 9, three times, from 30 fixed noises (guidance {self.hp['guidance']:g})")
+        fig.update_layout(meta=dict(alt="A grid of generated 8 by 8 digits, three rows of the classes "
+                                        "0 to 9, each made from a fixed noise by the diffusion model."))
+        return fig
+
+    def frame(self):
+        tiles = gdigits.tile(self.generate(self.labels_shown, x_T=self.x_shown), ncols=10)
+        return [dict(z=compact(tiles[::-1]))]
