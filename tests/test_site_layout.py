@@ -119,15 +119,13 @@ def heaviest_pages(n: int = 4) -> list[str]:
     return sorted(PAGES, key=lambda p: -(SITE / f"{p}.html").stat().st_size)[:n]
 
 
-def test_a_first_visit_transfers_at_most_5_mb():
+def test_a_first_visit_transfers_at_most_5_mb(browser):
     """Issue 16: the heaviest pages, fetched over HTTP with an empty cache, all files counted
     (plotly.js's partial bundle, MathJax and its fonts, the theme, the page)."""
     import sys
     from pathlib import Path
 
-    from playwright.sync_api import sync_playwright
-
-    from browser import CHROMIUM, FLAGS, SITE
+    from browser import SITE
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     import bench_site
@@ -135,11 +133,8 @@ def test_a_first_visit_transfers_at_most_5_mb():
     server = bench_site.serve(SITE)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            totals = {page: sum(bench_site.first_visit(b, f"{base}/{page}.html").values())
-                      for page in heaviest_pages()}
-            b.close()
+        totals = {page: sum(bench_site.first_visit(browser, f"{base}/{page}.html").values())
+                  for page in heaviest_pages()}
     finally:
         server.shutdown()
     assert max(totals.values()) <= 5_000_000, {k: f"{v / 1e6:.2f} MB" for k, v in totals.items()}

@@ -108,6 +108,13 @@ def describe(figure: dict) -> str:
         parts.append(f"Axes: {', '.join(axes[:8])}.")
     kinds, names = [], []
     for trace in figure.get("data", []) or []:
+        if trace.get("type") == "table":
+            header = (trace.get("header") or {}).get("values") or []
+            columns = [_text(h if not isinstance(h, list) else " ".join(map(str, h))) for h in header]
+            cells = (trace.get("cells") or {}).get("values") or [[]]
+            rows = len(cells[0]) if cells and isinstance(cells[0], list) else 0
+            parts.append(f"A table of {rows} rows" + (f", columns: {', '.join(columns)}." if columns else "."))
+            continue
         kind = {"scatter": "lines or points", "scattergl": "points", "heatmap": "heat map",
                 "bar": "bars", "histogram": "histogram", "contour": "contours",
                 "surface": "surface", "image": "image", "table": "table"}.get(
@@ -162,6 +169,12 @@ figure.genmech-figure { margin: 0; }
 /* code and its printed output wrap instead of scrolling sideways */
 div.cell div.cell_input pre, div.cell div.cell_output pre, div.highlight pre {
     white-space: pre-wrap; overflow-wrap: anywhere; }
+/* inline code with long names breaks instead of pushing the page sideways */
+article code.literal, article code.literal span.pre { white-space: normal;
+    overflow-wrap: anywhere; }
+/* a display equation wider than a phone scrolls in its own box, not the whole page */
+mjx-container[display="true"] { display: block; max-width: 100%; overflow-x: auto;
+    overflow-y: hidden; }
 /* a table wider than the column scrolls in its own box instead of being cut off */
 div.cell_output table, article table.table { display: block; max-width: 100%;
     overflow-x: auto; }

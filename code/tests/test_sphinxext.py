@@ -60,3 +60,9 @@ def test_the_partial_bundle_is_the_same_plotly_js_version_as_the_full_one():
 def test_trace_types_include_animation_frames():
     fig = go.Figure(go.Scatter(y=[1]), frames=[go.Frame(data=[go.Heatmap(z=[[1]])])])
     assert sphinxext.trace_types(as_dict(fig)) == {"scatter", "heatmap"}
+
+
+def test_a_table_is_described_by_its_columns_and_rows():
+    fig = go.Figure(go.Table(header=dict(values=["model", "test loss"]),
+                             cells=dict(values=[["bigram", "GPT"], [2.4, 1.6]])))
+    assert sphinxext.describe(as_dict(fig)) == "Figure. A table of 2 rows, columns: model, test loss."
