@@ -21,6 +21,23 @@ from browser import CHROMIUM, FLAGS, SITE  # noqa: E402
 
 GOAL = 5_000_000
 
+# Per figure: do two pieces of its text (titles, subplot titles, axis titles, legend
+# entries) overlap, or does one stick out of the figure? (Tick labels are left to plotly.)
+TEXT_CLASH = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
+    const box = d.getBoundingClientRect();
+    const t = Array.from(d.querySelectorAll('.annotation-text, .gtitle, .g-xtitle text, .g-ytitle text, .legendtext'))
+        .map(e => e.getBoundingClientRect()).filter(b => b.width > 0);
+    let overlaps = 0, clipped = 0;
+    for (let i = 0; i < t.length; i++) {
+        if (t[i].right > box.right + 1 || t[i].left < box.left - 1) clipped++;
+        for (let j = i + 1; j < t.length; j++) {
+            const a = t[i], b = t[j];
+            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps++;
+        }
+    }
+    return overlaps + clipped > 0;
+})"""
+
 
 def pages() -> list[str]:
     from test_site import toc_pages
@@ -85,7 +102,34 @@ def main() -> int:
     for url, size in heavy:
         print(f"  {size / 1e6:6.2f} MB  {url.rsplit('/', 1)[-1]}")
     print(f"pages over {GOAL / 1e6:.0f} MB: {sum(r[1] > GOAL for r in rows)} of {len(rows)}")
+    text_clashes()
     return 0
+
+
+def text_clashes() -> None:
+    """How many figures, at a phone's and a desktop's width, have text that overlaps or
+    sticks out (after the site's own fitting on narrow screens)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import open_page
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for width in (390, 1280):
+            bad, total, worst = 0, 0, []
+            for page_name in pages():
+                report = open_page(browser, page_name, width=width)
+                report.page.wait_for_timeout(700)       # the site's fitting relayouts
+                flags = report.page.evaluate(TEXT_CLASH)
+                report.page.close()
+                total += len(flags)
+                bad += sum(flags)
+                if any(flags):
+                    worst.append(f"{page_name} ({sum(flags)})")
+            print(f"\nfigures with clashing or clipped text at {width} px: {bad} of {total}")
+            if worst:
+                print("  " + ", ".join(worst))
+        browser.close()
 
 
 if __name__ == "__main__":

@@ -297,6 +297,28 @@ def _serve_mathjax_locally(app, config):
     config.mathjax_path = "mathjax/tex-mml-chtml.js"
 
 
+SEARCH_INDEX = re.compile(r'\s*<script src="[^"]*searchindex\.js"></script>')
+
+
+def drop_search_index(html_dir: Path) -> int:
+    """Stop every page but the search page from loading the search index.
+
+    The theme loads ``searchindex.js`` (0.24 MB, growing with the book) on every page for
+    an inline search this book does not use (``search_as_you_type`` is off): a query goes to
+    ``search.html``, which loads the index itself. Returns the number of pages changed.
+    """
+    changed = 0
+    for page in Path(html_dir).rglob("*.html"):
+        if page.name == "search.html":
+            continue
+        text = page.read_text(encoding="utf-8")
+        lighter = SEARCH_INDEX.sub("", text)
+        if lighter != text:
+            page.write_text(lighter, encoding="utf-8")
+            changed += 1
+    return changed
+
+
 def _copy_javascript(app, exception):
     if exception is None and app.builder.format == "html":
         static = Path(app.outdir) / "_static"
@@ -312,6 +334,7 @@ def _copy_javascript(app, exception):
                                    "(see genmech.sphinxext)\n", encoding="utf-8")
         (static / "genmech.js").write_text(SITE_JS, encoding="utf-8")
         shutil.copytree(MATHJAX, static / "mathjax", dirs_exist_ok=True)
+        drop_search_index(Path(app.outdir))
 
 
 def setup(app):
