@@ -169,6 +169,9 @@ figure.genmech-figure { margin: 0; }
 /* code and its printed output wrap instead of scrolling sideways */
 div.cell div.cell_input pre, div.cell div.cell_output pre, div.highlight pre {
     white-space: pre-wrap; overflow-wrap: anywhere; }
+/* a long word in a heading ("reparameterization" at phone size) breaks instead of
+   pushing the page sideways */
+article h1, article h2, article h3 { overflow-wrap: break-word; hyphens: auto; }
 /* inline code with long names breaks instead of pushing the page sideways */
 article code.literal, article code.literal span.pre { white-space: normal;
     overflow-wrap: anywhere; }
