@@ -328,11 +328,7 @@ class DiffusionLab(Demo):
 
     def metric_frame(self) -> list[dict]:
         """The three curves of :meth:`metric_figure`, in its trace order."""
-        out = []
-        for name in LAB_CURVES:
-            s = self.metrics.series.get(name)
-            out.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
-        return out
+        return self.metrics.curves(LAB_CURVES)
 
     def code(self) -> str:
         """Standalone PyTorch code that trains and samples the lab's current configuration."""

@@ -199,11 +199,7 @@ class GANLab(Demo):
 
     def metric_frame(self) -> list[dict]:
         """The four curves of :meth:`metric_figure`, in its trace order."""
-        out = []
-        for name in LAB_CURVES:
-            s = self.metrics.series.get(name)
-            out.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
-        return out
+        return self.metrics.curves(LAB_CURVES)
 
     def figure(self):
         x0, x1, y0, y1 = self.extent

@@ -155,6 +155,15 @@ class MetricHistory:
     def __getitem__(self, name: str) -> np.ndarray:
         return np.asarray(self.series[name].values)
 
+    def curves(self, names) -> list[dict]:
+        """Each named series as ``{"x": steps, "y": values}``, empty for one not seen yet:
+        a curve figure's frame, one entry per trace."""
+        out = []
+        for name in names:
+            s = self.series.get(name)
+            out.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
+        return out
+
     def figure(self, names=None, log_y=False, height=300) -> go.Figure:
         names = [n for n in (self.series if names is None else names) if n in self.series]
         fig = go.Figure()
@@ -297,9 +306,7 @@ class Demo:
         """What changed in each trace of :meth:`metric_figure` (its twin, as ``frame`` is
         ``figure``'s). A list of another length than the drawn figure's traces makes the
         view rebuild the curves (a metric appeared)."""
-        series = self.metrics.series
-        return [dict(x=compact(series[n].steps), y=compact(series[n].values))
-                for n in self.metric_names()]
+        return self.metrics.curves(self.metric_names())
 
     # -- shared behaviour
     def param(self, name: str):
