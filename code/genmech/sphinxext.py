@@ -292,6 +292,10 @@ window.addEventListener('unhandledrejection', function (event) {
     document.querySelectorAll('.js-plotly-plot').forEach(function (gd) { tidyLogAxes(gd); fit(gd); });
   }
   window.addEventListener('load', function () { fitAll(); setTimeout(fitAll, 500); });
+  // a figure inside a closed dropdown or an unselected tab has no width at load: fit it when
+  // the reader opens it
+  document.addEventListener('toggle', function () { setTimeout(fitAll, 100); }, true);
+  document.addEventListener('change', function () { setTimeout(fitAll, 100); }, true);
 })();
 """
 
