@@ -42,6 +42,22 @@ def test_citation_keys_are_unique_across_bib_files():
     assert not [k for k, n in keys.items() if n > 1], [k for k, n in keys.items() if n > 1]
 
 
+def test_each_work_is_cited_under_one_key():
+    """One paper under two keys is listed twice on the references page."""
+    import re
+    from collections import defaultdict
+
+    by_title = defaultdict(list)
+    for bib in (ROOT / "book" / "references").glob("*.bib"):
+        for key, body in re.findall(r"^@\w+\{([^,\s]+),(.*?)^\}", bib.read_text(), flags=re.M | re.S):
+            title = re.search(r"\btitle\s*=\s*[{\"](.*?)[}\"]\s*,?\s*$", body, flags=re.M | re.I)
+            if title:
+                words = re.sub(r"[^a-z0-9]+", " ", title.group(1).lower()).split()
+                by_title[" ".join(words)].append(f"{bib.name}:{key}")
+    twice = {t: keys for t, keys in by_title.items() if len(keys) > 1}
+    assert not twice, twice
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "book")))
 def test_glue_bookkeeping_is_out_of_the_readers_sight(path):
     """No cell shown on the site ends in glue calls: tools/hide_bookkeeping.py moves them
