@@ -17,27 +17,9 @@ import threading
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from browser import CHROMIUM, FLAGS, SITE  # noqa: E402
+from browser import CHROMIUM, FLAGS, SITE, TEXT_CLASH  # noqa: E402
 
 GOAL = 5_000_000
-
-# Per figure: do two pieces of its text (titles, subplot titles, axis titles, legend
-# entries) overlap, or does one stick out of the figure? (Tick labels are left to plotly.)
-TEXT_CLASH = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
-    const box = d.getBoundingClientRect();
-    const t = Array.from(d.querySelectorAll('.annotation-text, .gtitle, .g-xtitle text, .g-ytitle text, .legendtext'))
-        .map(e => e.getBoundingClientRect()).filter(b => b.width > 0);
-    let overlaps = 0, clipped = 0;
-    for (let i = 0; i < t.length; i++) {
-        if (t[i].right > box.right + 1 || t[i].left < box.left - 1) clipped++;
-        for (let j = i + 1; j < t.length; j++) {
-            const a = t[i], b = t[j];
-            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps++;
-        }
-    }
-    return overlaps + clipped > 0;
-})"""
-
 
 def pages() -> list[str]:
     from test_site import toc_pages
@@ -120,7 +102,7 @@ def text_clashes() -> None:
             for page_name in pages():
                 report = open_page(browser, page_name, width=width)
                 report.page.wait_for_timeout(700)       # the site's fitting relayouts
-                flags = report.page.evaluate(TEXT_CLASH)
+                flags = [bool(f) for f in report.page.evaluate(TEXT_CLASH)]
                 report.page.close()
                 total += len(flags)
                 bad += sum(flags)

@@ -15,6 +15,25 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 HARMLESS = ()   # none: the THEBE_JS_URL and theme-mode errors every page logged are fixed (genmech.sphinxext)
 
+# Per figure: which pieces of its text (titles, subplot titles, axis titles, legend entries)
+# overlap, or stick out of the figure? An empty list for a clean figure. (Tick labels are
+# left to plotly.)
+TEXT_CLASH = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
+    const box = d.getBoundingClientRect();
+    const els = Array.from(d.querySelectorAll('.annotation-text, .gtitle, .g-xtitle text, .g-ytitle text, .legendtext'))
+        .filter(e => e.getBoundingClientRect().width > 0);
+    const t = els.map(e => e.getBoundingClientRect()), out = [];
+    for (let i = 0; i < t.length; i++) {
+        if (t[i].right > box.right + 1 || t[i].left < box.left - 1) out.push('"' + els[i].textContent + '" sticks out');
+        for (let j = i + 1; j < t.length; j++) {
+            const a = t[i], b = t[j];
+            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+                out.push('"' + els[i].textContent + '" overlaps "' + els[j].textContent + '"');
+        }
+    }
+    return out;
+})"""
+
 
 @dataclass
 class PageReport:

@@ -3,6 +3,8 @@
 * every figure has a text alternative saying what it shows;
 * no figure is wider than its column, and no page scrolls sideways;
 * no code block scrolls sideways (code and its output wrap);
+* no figure's text (title, subplot titles, axis titles, legend) overlaps other text or
+  sticks out of the figure, after the site's own fitting on narrow screens;
 * a recorded animation's Play/Pause buttons and its slider do not cover each other, Pause
   logs no error, and Play after Pause resumes where it stopped.
 """
@@ -10,7 +12,7 @@ import re
 
 import pytest
 
-from browser import open_page
+from browser import TEXT_CLASH, open_page
 from test_site import PAGES, animated_pages, html
 
 WIDTHS = [390, 1280]
@@ -51,6 +53,10 @@ def test_nothing_runs_off_the_side(browser, page, width):
         assert m["wide"] == 0, f"{m['wide']} figure(s) wider than the column at {width} px"
         assert m["code"] == 0, f"{m['code']} code block(s) scroll sideways at {width} px"
         assert m["page"] <= 1, f"the page scrolls {m['page']} px sideways at {width} px"
+        report.page.wait_for_timeout(700)          # the site's fitting relayouts on phones
+        clashes = [f"figure {k + 1}: {c}" for k, figure in enumerate(report.page.evaluate(TEXT_CLASH))
+                   for c in figure]
+        assert not clashes, f"figure text clashes at {width} px: " + "; ".join(clashes)
     finally:
         report.page.close()
 

@@ -310,7 +310,7 @@ def accuracy_figure(epsilons, curves: dict, reference: float | None = None) -> g
                       annotation_text="chance (10%)", annotation_position="top right")
     fig.update_layout(height=320, margin=dict(l=50, r=20, t=40, b=45),
                       xaxis_title="ε (largest change of any pixel)", yaxis_title="test accuracy",
-                      yaxis_range=[0, 1.02], legend=dict(orientation="h", y=1.12))
+                      yaxis_range=[0, 1.02], legend=dict(x=0.98, xanchor="right", y=0.95, yanchor="top"))   # inside, top right: the curves start high on the left
     return fig
 
 

@@ -196,6 +196,22 @@ window.addEventListener('unhandledrejection', function (event) {
 // On a narrow screen, smaller titles and labels, so that subplot titles do not run into
 // each other and titles are not cut at the right edge.
 (function () {
+  // `text` broken at spaces into lines of at most `perLine` visible characters (each of its
+  // own <br>-separated lines on its own); null when it fits, or holds markup with attributes
+  function wrap(text, perLine) {
+    if (!text || perLine < 4 || /<[^>]*\s[^>]*>/.test(text)) return null;
+    var visible = function (t) { return t.replace(/<[^>]*>/g, '').length; };
+    var before = text.split('<br>'), after = [];
+    before.forEach(function (part) {
+      var line = '';
+      part.split(' ').forEach(function (word) {
+        if (line && visible(line + ' ' + word) > perLine) { after.push(line); line = word; }
+        else { line = line ? line + ' ' + word : word; }
+      });
+      after.push(line);
+    });
+    return after.length > before.length ? {text: after.join('<br>'), added: after.length - before.length} : null;
+  }
   function fit(gd) {
     if (!window.Plotly || !gd.layout || gd.dataset.genmechFitted) return;
     var width = gd.getBoundingClientRect().width;
@@ -205,22 +221,26 @@ window.addEventListener('unhandledrejection', function (event) {
     var font = (gd.layout.font && gd.layout.font.size) || 12;
     update['font.size'] = Math.round(font * scale);
     var title = gd.layout.title && gd.layout.title.font && gd.layout.title.font.size;
-    update['title.font.size'] = Math.round((title || 17) * scale);
+    var titleSize = Math.round((title || 17) * scale), extra = 0;
+    update['title.font.size'] = titleSize;
+    // a title longer than the figure is wide breaks onto as many lines as it needs, and the
+    // top margin and the figure grow to hold them
+    var titleText = gd.layout.title && (typeof gd.layout.title === 'string' ? gd.layout.title : gd.layout.title.text);
+    var wrapped = wrap(titleText ? String(titleText) : '', Math.floor((width - 40) / (titleSize * 0.56)));
+    if (wrapped) {
+      update['title.text'] = wrapped.text;
+      extra = Math.round(wrapped.added * titleSize * 1.3);
+      update['margin.t'] = ((gd._fullLayout.margin && gd._fullLayout.margin.t) || 80) + extra;
+    }
     var panels = Math.max(1, (gd.layout.annotations || []).filter(function (a) {
       return a.showarrow === false && a.yref === 'paper' && a.y >= 0.9; }).length);
     (gd.layout.annotations || []).forEach(function (a, i) {
       var size = (a.font && a.font.size) || 16;
       update['annotations[' + i + '].font.size'] = Math.round(size * scale);
-      // a subplot title longer than its panel is wide breaks onto two lines
-      var text = String(a.text || '');
-      var room = width / panels / (size * scale * 0.55);
-      if (a.showarrow === false && text.indexOf('<br>') < 0 && text.length > room) {
-        var mid = text.length / 2, best = -1;
-        for (var k = 0; k < text.length; k++) {
-          if (text[k] === ' ' && (best < 0 || Math.abs(k - mid) < Math.abs(best - mid))) best = k;
-        }
-        if (best > 0) update['annotations[' + i + '].text'] = text.slice(0, best) + '<br>' + text.slice(best + 1);
-      }
+      // a subplot title longer than its panel is wide breaks onto as many lines as it needs
+      var room = Math.floor(width / panels / (size * scale * 0.55));
+      var lines = a.showarrow === false ? wrap(String(a.text || ''), room) : null;
+      if (lines) update['annotations[' + i + '].text'] = lines.text;
     });
     // category axes with many labels (characters, tokens) turn their labels upright so
     // that neighbours do not print over each other
@@ -243,13 +263,35 @@ window.addEventListener('unhandledrejection', function (event) {
       update['legend.yanchor'] = 'bottom';
       update['margin.r'] = 20;
       update['margin.b'] = ((gd._fullLayout.margin && gd._fullLayout.margin.b) || 60) + 36;
-      var grown = (gd._fullLayout.height || 450) + 36;
-      update['height'] = grown;
-      [gd, gd.parentElement].forEach(function (e) {   // to_html fixes the box's height
-        if (e && e.style.height && e.style.height !== '100%') e.style.height = grown + 'px';
-      });
+      extra += 36;
     }
-    window.Plotly.relayout(gd, update).then(function () { separate(gd); });
+    if (extra) grow(gd, extra, update);
+    window.Plotly.relayout(gd, update).then(function () { separate(gd); clearTitle(gd); });
+  }
+  // a figure that needs more room grows by `extra` pixels (to_html fixes the box's height)
+  function grow(gd, extra, update) {
+    var grown = (gd._fullLayout.height || 450) + extra;
+    update['height'] = grown;
+    [gd, gd.parentElement].forEach(function (e) {
+      if (e && e.style.height && e.style.height !== '100%') e.style.height = grown + 'px';
+    });
+  }
+  // a legend row or subplot titles that still reach up into the title: a taller top margin
+  // (the title sits in the middle of it, so it grows by twice the overlap)
+  function clearTitle(gd) {
+    var t = gd.querySelector('.gtitle');
+    if (!t) return;
+    var tb = t.getBoundingClientRect(), overlap = 0;
+    gd.querySelectorAll('.annotation-text, .legendtext').forEach(function (e) {
+      var b = e.getBoundingClientRect();
+      if (b.width > 0 && tb.left < b.right && b.left < tb.right && tb.top < b.bottom && b.top < tb.bottom)
+        overlap = Math.max(overlap, tb.bottom - b.top);
+    });
+    if (!overlap) return;
+    var add = Math.ceil(2 * overlap + 8), update = {};
+    update['margin.t'] = ((gd._fullLayout.margin && gd._fullLayout.margin.t) || 80) + add;
+    grow(gd, add, update);
+    window.Plotly.relayout(gd, update);
   }
   // subplot titles that still run into each other break onto two lines
   function separate(gd) {
