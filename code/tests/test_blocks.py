@@ -141,3 +141,15 @@ def test_shift_right_moves_columns_and_refuses_too_far():
     assert torch.equal(blocks.shift_right(img, 0), img)
     with pytest.raises(ValueError, match="pixels"):
         blocks.shift_right(img, 8)
+
+
+def test_the_sections_figures_draw_one_trace_per_curve():
+    from genmech import nn_demos
+    pair = ([1.0, 0.5, 0.25], [0.1, 0.2, 0.4])
+    fig = nn_demos.init_scales_figure({("relu", "he"): pair, ("relu", "xavier"): pair, ("tanh", "he"): pair})
+    assert len(fig.data) == 6 and list(fig.data[0].y) == pair[0]
+    run = {"loss": torch.linspace(2.3, 0.1, 50)}
+    fig = nn_demos.norm_losses_figure({("sgd", "none"): run, ("sgd", "batch"): run}, {"sgd": "SGD"}, window=10)
+    assert len(fig.data) == 2 and len(fig.data[0].y) == 41
+    fig = nn_demos.feature_maps_figure(torch.zeros(8, 8), torch.zeros(2, 8, 8), ["a", "b", "c"])
+    assert len(fig.data) == 3
