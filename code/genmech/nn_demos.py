@@ -382,7 +382,7 @@ def norm_losses_figure(runs: dict, titles: dict, window: int = 20) -> go.Figure:
                       meta=dict(alt="Training loss (running mean) of a 20-layer ReLU network on the digits, "
                                     "plain, with batch norm and with layer norm; the grey line is log 10, "
                                     "the loss of guessing. With gradient descent the plain network stays near "
-                                    "it, batch norm falls fastest and layer norm partly; with Adam all three fall."))
+                                    "it, batch norm falls fastest and layer norm far less; with Adam all three fall."))
     return fig
 
 
