@@ -2,7 +2,10 @@
 
 Prints: the playground's time to 95 % test accuracy on spirals (steps and seconds) and its
 training speed; the universal-approximation width-vs-error table; the deep-vs-wide table at
-equal parameter budget; the overfitting and regularization numbers. Timings are printed,
+equal parameter budget; the overfitting and regularization numbers; training in one page (gradient descent
+against Adam); the building blocks (softmax regression, activation and gradient scale per
+layer under three initialisations, deep-net losses with and without normalisation) and
+the convolutions (CNN against MLPs: parameters, test and shifted accuracy). Timings are printed,
 never asserted: the machine may be shared.
 """
 from __future__ import annotations
@@ -11,7 +14,9 @@ import time
 
 import numpy as np
 
-from genmech import nn as gnn, nn_demos as gnn_demos
+import torch
+
+from genmech import blocks, digits, nets, nn as gnn, nn_demos as gnn_demos
 
 
 def playground() -> None:
@@ -78,8 +83,68 @@ def generalization() -> None:
     print(f"  lowest test loss of the plain run: {plain['test'].min():.3f} at step {plain['test'].argmin() + 1}")
 
 
+def training_preview() -> None:
+    x = gnn.grid_1d(256)
+    y = torch.as_tensor(gnn.target("wiggle")(x.numpy()), dtype=torch.float32)
+    torch.manual_seed(0)
+    gd = gnn.gradient_descent(gnn.one_hidden_layer(8), x, y, steps=1000, lr=0.05)
+    torch.manual_seed(0)
+    model = gnn.one_hidden_layer(8)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(1000):
+        loss = ((model(x) - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    print(f"\ntraining in one page, width 8, 1000 steps: loss {gd[0]:.3f} -> gradient descent {gd[-1]:.4f}, "
+          f"Adam {loss.item():.4f}")
+
+
+def building_blocks() -> None:
+    start = time.perf_counter()
+    r = blocks.softmax_regression(300, 1.0)
+    print(f"\nsoftmax regression, 300 steps of the derived gradient: loss {r['loss'][0]:.3f} -> "
+          f"{r['loss'][-1]:.3f}, test accuracy {100 * r['test accuracy']:.1f} % ({time.perf_counter() - start:.1f} s)")
+    batch = digits.load()[0][:256]
+    print("std per layer, 20 x 256 MLP on 256 digits (layers 1, 5, 10, 15, 20): activations | gradients")
+    for act in ("tanh", "relu"):
+        for init in blocks.INITS:
+            torch.manual_seed(0)
+            f, b = blocks.layer_scales(blocks.DeepMLP(20, 256, act, init), batch)
+            pick = lambda v: " ".join(f"{v[i]:.2e}" for i in (0, 4, 9, 14, 19))   # noqa: E731
+            print(f"  {act:>4} {init:>6}: {pick(f)} | {pick(b)}")
+    print("20 x 64 ReLU MLP, Xavier, 400 steps, batch 64: final loss (mean of last 50), test accuracy, seconds")
+    for opt, lr in (("sgd", 0.05), ("adam", 1e-3)):
+        for norm in blocks.NORMS:
+            torch.manual_seed(0)
+            start = time.perf_counter()
+            r = blocks.fit_digits(blocks.DeepMLP(20, 64, "relu", "xavier", norm=norm), steps=400, lr=lr, optimizer=opt)
+            print(f"  {opt:>4} {norm:>5}: {float(r['loss'][-50:].mean()):.3f}  {100 * r['test accuracy']:.1f} %  "
+                  f"{time.perf_counter() - start:.1f} s")
+
+
+def convolutions() -> None:
+    _, _, Xt, yt = digits.load()
+    print("\nconvolutions: 800 Adam steps (lr 0.003, batch 64), seed 0")
+    print(f"  first layer 1 -> 8 maps of 8 x 8: conv {blocks.conv_parameters(1, 8, 3)} parameters, "
+          f"dense {blocks.dense_parameters(1, 8, 8, 8):,}")
+    for name, make in (("CNN", blocks.DigitsCNN), ("MLP 64-26-10", lambda: nets.mlp([64, 26, 10])),
+                       ("MLP 64-128-10", lambda: nets.mlp([64, 128, 10]))):
+        torch.manual_seed(0)
+        model = make()
+        start = time.perf_counter()
+        r = blocks.fit_digits(model, steps=800, lr=3e-3)
+        with torch.no_grad():
+            shifted = float((model(blocks.shift_right(Xt, 1)).argmax(1) == yt).float().mean())
+        print(f"  {name:>13}: {r['parameters']:>5} parameters, test {100 * r['test accuracy']:.1f} %, "
+              f"shifted 1 px {100 * shifted:.1f} %, {time.perf_counter() - start:.1f} s")
+
+
 if __name__ == "__main__":
     playground()
     widths()
     depth()
     generalization()
+    training_preview()
+    building_blocks()
+    convolutions()

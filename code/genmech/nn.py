@@ -8,6 +8,7 @@ The chapter *Neural networks and deep learning* reads this module, section by se
    :class:`genmech.nets.MLP` (an ``nn.Module`` with a config dataclass, after nanoGPT's
    style), lives in :mod:`genmech.nets`, shared by every chapter.
 2. **Universal approximation** (Cybenko, 1989; Hornik, Stinchcombe & White, 1989) —
+   :func:`gradient_descent` (training in one page: a loss, its gradient, a step downhill),
    :func:`fit_1d` trains one hidden layer of a given width on a 1D function, and
    :func:`relu_interpolant` *builds* such a network by hand.
 3. **The network playground** (after Smilkov et al., 2017, TensorFlow Playground) — a demo,
@@ -16,6 +17,8 @@ The chapter *Neural networks and deep learning* reads this module, section by se
 5. **Generalization** — :func:`train_regression`, which records train and test loss
    with optional weight decay and dropout (Srivastava et al., 2014).
 6. **"Inspired by the brain"** — :func:`perceptron` (Rosenblatt, 1958).
+7. **Building blocks** and 8. **Convolutions** — initialisation, normalisation, softmax and
+   convolution, in :mod:`genmech.blocks`.
 
 Training follows the gradient of a loss with an optimizer (Adam, Kingma & Ba, 2015);
 *how* that works is the subject of the chapter on gradient descent. The demos of this
@@ -93,6 +96,26 @@ def rms_error(model: nn.Module, fn, n: int = 1000) -> float:
     with torch.no_grad():
         y = model(x).squeeze(1).numpy()
     return float(np.sqrt(np.mean((y - fn(x.squeeze(1).numpy())) ** 2)))
+
+
+def gradient_descent(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int,
+                     lr: float) -> np.ndarray:
+    """Plain gradient descent on the mean squared error; returns the loss before every step.
+
+    The whole of training: a loss, its gradient (``loss.backward()``), a step downhill.
+    """
+    if lr <= 0 or steps < 1:
+        raise ValueError(f"need lr > 0 and steps >= 1, got lr={lr}, steps={steps}")
+    losses = []
+    for _ in range(steps):
+        loss = ((model(x) - y) ** 2).mean()        # L(theta)
+        model.zero_grad()
+        loss.backward()                            # every dL/dtheta_i, by the chain rule
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad                   # theta <- theta - eta * grad L(theta)
+        losses.append(loss.item())
+    return np.array(losses)
 
 
 def fit_widths(widths, fn="wiggle", steps: int = 1500, lr: float = 0.02, activation: str = "relu",

@@ -1,5 +1,6 @@
 """genmech.nn: the MLP, universal approximation, the playground, depth, generalization."""
 import asyncio
+import copy
 
 import numpy as np
 import pytest
@@ -227,3 +228,28 @@ def test_perceptron_learns_and_but_never_xor():
     assert and_history[-1] == 0
     _, _, xor_history = gnn.perceptron(X, np.array([-1, 1, 1, -1]), epochs=50)
     assert min(xor_history) > 0
+
+
+# --------------------------------------------------------------------------- training in one page
+def test_gradient_descent_is_torchs_sgd_and_lowers_the_loss():
+    """Our explicit step theta <- theta - eta grad L is exactly torch.optim.SGD's."""
+    x = gnn.grid_1d(64)
+    y = torch.as_tensor(gnn.target("wiggle")(x.numpy()), dtype=torch.float32)
+    torch.manual_seed(0)
+    ours = gnn.one_hidden_layer(4)
+    theirs = copy.deepcopy(ours)
+    losses = gnn.gradient_descent(ours, x, y, steps=50, lr=0.05)
+    opt = torch.optim.SGD(theirs.parameters(), lr=0.05)
+    for _ in range(50):
+        loss = ((theirs(x) - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b in zip(ours.parameters(), theirs.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert losses.shape == (50,) and losses[-1] < losses[0]
+
+
+def test_gradient_descent_refuses_a_bad_learning_rate():
+    with pytest.raises(ValueError, match="lr"):
+        gnn.gradient_descent(gnn.one_hidden_layer(2), gnn.grid_1d(8), gnn.grid_1d(8), steps=5, lr=0.0)
