@@ -11,11 +11,19 @@ automatic differentiation (Baydin et al., 2018). The design follows Karpathy's m
 PyTorch (the book's tensor MLP is :class:`genmech.nets.MLP`). The drawing of the
 computation graph, :func:`genmech.autograd_demos.draw_graph`, is in
 :mod:`genmech.autograd_demos`.
+
+The last part does the same backward pass one matrix at a time, as tensor libraries do: a
+dense layer ``Y = X W^T + b`` on a batch (:func:`dense`), its backward pass
+``dL/dW = delta^T X``, ``dL/db = sum of the rows of delta``, ``dL/dX = delta W``
+(:func:`dense_backward`), the element-wise step through ``tanh`` (:func:`tanh_backward`),
+and a whole tanh network's gradients by these three (:func:`matrix_mlp_gradients`).
 """
 from __future__ import annotations
 
 import math
 import random
+
+import numpy as np
 
 
 class Value:
@@ -186,7 +194,65 @@ class ScalarMLP:
                 x = [v.tanh() for v in x]
         return x
 
+    def matrices(self, grad: bool = False) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The same numbers as matrices: per layer ``W`` (n_out, n_in) and ``b`` (n_out,);
+        with ``grad=True`` their gradients instead of their values."""
+        key = "grad" if grad else "data"
+        return ([np.array([[getattr(w, key) for w in row] for row in W]) for W in self.weights],
+                [np.array([getattr(v, key) for v in b]) for b in self.biases])
+
     def parameters(self) -> list[Value]:
         return [w for W, b in zip(self.weights, self.biases) for p in (W, [b]) for row in p
                 for w in row]
 
+
+
+# --------------------------------------------------------------------------- matrix form
+# Shapes: a batch of B inputs is X (B, n_in), one example per row; a layer's weights are
+# W (n_out, n_in), as in torch.nn.Linear; its output Y is (B, n_out). delta = dL/dY has
+# the shape of Y, and every gradient has the shape of the thing it is the gradient of.
+def dense(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``y = W x + b`` for every row ``x`` of ``X``: ``Y = X W^T + b``, (B, n_in) -> (B, n_out)."""
+    if X.ndim != 2 or W.ndim != 2 or X.shape[1] != W.shape[1] or b.shape != (W.shape[0],):
+        raise ValueError(f"need X (B, n_in), W (n_out, n_in), b (n_out,); "
+                         f"got X {X.shape}, W {W.shape}, b {b.shape}")
+    return X @ W.T + b
+
+
+def dense_backward(X: np.ndarray, W: np.ndarray, delta: np.ndarray):
+    """The backward pass of :func:`dense`: from ``delta = dL/dY`` (B, n_out), the gradients
+    ``(dL/dW, dL/db, dL/dX)`` = ``(delta^T X, delta summed over rows, delta W)``, of shapes
+    (n_out, n_in), (n_out,) and (B, n_in)."""
+    if delta.shape != (X.shape[0], W.shape[0]):
+        raise ValueError(f"delta must have the shape of Y, {(X.shape[0], W.shape[0])}, "
+                         f"got {delta.shape}")
+    return delta.T @ X, delta.sum(axis=0), delta @ W
+
+
+def tanh_backward(H: np.ndarray, grad_H: np.ndarray) -> np.ndarray:
+    """Through ``H = tanh(Z)``, element by element: ``dL/dZ = dL/dH * (1 - H^2)``."""
+    return grad_H * (1 - H**2)
+
+
+def matrix_mlp_gradients(X: np.ndarray, T: np.ndarray, weights: list, biases: list):
+    """The mean squared error of a tanh network (linear last layer) against targets ``T``,
+    and its gradients ``(loss, dW, db)``, one entry per layer: forward, then backward with
+    :func:`dense_backward` and :func:`tanh_backward`, from the last layer to the first."""
+    if len(weights) != len(biases) or not weights:
+        raise ValueError("give one bias per weight matrix, and at least one layer")
+    H, inputs = X, []
+    for layer, (W, b) in enumerate(zip(weights, biases)):
+        inputs.append(H)                                 # the layer's input, kept for backward
+        H = dense(H, W, b)
+        if layer < len(weights) - 1:
+            H = np.tanh(H)
+    if H.shape != T.shape:
+        raise ValueError(f"targets T must have the network's output shape {H.shape}, got {T.shape}")
+    loss = float(((H - T) ** 2).mean())
+    delta = 2 * (H - T) / H.size                        # dL/d(output) of the mean squared error
+    dW, db = [None] * len(weights), [None] * len(weights)
+    for layer in reversed(range(len(weights))):
+        dW[layer], db[layer], grad_in = dense_backward(inputs[layer], weights[layer], delta)
+        if layer > 0:                                    # through the tanh that made the input
+            delta = tanh_backward(inputs[layer], grad_in)
+    return loss, dW, db

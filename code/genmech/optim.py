@@ -12,13 +12,18 @@ The chapter *Gradient descent and optimization* reads this module. It holds
   which finds by experiment the learning rate beyond which it diverges;
 * stochastic gradients on a real loss, the mean squared error of a line
   (:func:`line_data`, :func:`example_gradients`, :func:`minibatch_gradient`,
-  :func:`gradient_noise`, :func:`sgd`), after Robbins & Monro (1951).
+  :func:`gradient_noise`, :func:`sgd`), after Robbins & Monro (1951);
+* the three habits of modern training: a learning-rate schedule with warm-up and cosine
+  decay (:func:`warmup_cosine`), gradient-norm clipping (:func:`clip_by_norm`, Pascanu et
+  al., 2013) and weight decay in Adam, as an L2 penalty (:class:`AdamL2`) or decoupled
+  (:class:`AdamW`, Loshchilov & Hutter, 2019), each checked against PyTorch in the tests.
 
 The chapter's figures and demos are in :mod:`genmech.optim_demos`: the paths drawn on
 their surfaces, the optimizer race of the four rules and SGD against Adam on a network.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -145,12 +150,17 @@ class Adam(GD):
         return w - self.lr * m_hat / (np.sqrt(s_hat) + self.eps)
 
 
-def descend(surface: Surface, rule: GD, start, steps: int) -> np.ndarray:
-    """Follow ``rule`` on ``surface`` from ``start``; returns the path, shape ``(steps + 1, 2)``."""
+def descend(surface: Surface, rule: GD, start, steps: int,
+            max_norm: float | None = None) -> np.ndarray:
+    """Follow ``rule`` on ``surface`` from ``start``; returns the path, shape ``(steps + 1, 2)``.
+    With ``max_norm``, each gradient is first clipped to that length (:func:`clip_by_norm`)."""
     w = np.asarray(start, dtype=np.float64)
     path = [w]
     for _ in range(steps):
-        w = rule.update(w, surface.gradient(w))
+        g = surface.gradient(w)
+        if max_norm is not None:
+            (g,), _ = clip_by_norm([g], max_norm)
+        w = rule.update(w, g)
         path.append(w)
     return np.array(path)
 
@@ -254,3 +264,62 @@ def sgd(x, y, start, lr: float, steps: int, batch_size: int, decay: float = 0.0,
         path.append(w)
     return np.array(path)
 
+
+
+# --------------------------------------------------------------------------- schedules, clipping, weight decay
+def warmup_cosine(step: int, total: int, peak_lr: float, warmup: int = 0,
+                  final_lr: float = 0.0) -> float:
+    """The learning rate at ``step`` (0, 1, ..., ``total`` - 1): a linear warm-up over the
+    first ``warmup`` steps (Goyal et al., 2017), ``peak_lr (step + 1) / warmup``, then a
+    cosine decay from ``peak_lr`` to ``final_lr`` (Loshchilov & Hutter, 2017),
+    ``final_lr + (peak_lr - final_lr) (1 + cos(pi (step - warmup) / (total - warmup))) / 2``."""
+    if not 0 <= warmup < total:
+        raise ValueError(f"need 0 <= warmup < total steps, got warmup={warmup}, total={total}")
+    if not 0 <= final_lr <= peak_lr:
+        raise ValueError(f"need 0 <= final_lr <= peak_lr, got final_lr={final_lr}, peak_lr={peak_lr}")
+    if step < warmup:
+        return peak_lr * (step + 1) / warmup
+    progress = (step - warmup) / (total - warmup)        # 0 at the peak, -> 1 at the end
+    return final_lr + (peak_lr - final_lr) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def clip_by_norm(grads: list, max_norm: float):
+    """Gradient-norm clipping (Pascanu et al., 2013): if the norm of all the gradients
+    together, ``||g||``, exceeds ``max_norm``, scale them all by ``max_norm / ||g||``, which
+    keeps their direction. Returns the scaled gradients and ``||g||`` before clipping.
+    (As in PyTorch, ``1e-6`` is added to ``||g||`` in the scale, so that it stays finite.)"""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    norm = math.sqrt(sum(float((g**2).sum()) for g in grads))
+    scale = min(1.0, max_norm / (norm + 1e-6))
+    return [g * scale for g in grads], norm
+
+
+class AdamL2(Adam):
+    """Adam with an L2 penalty ``(lambda / 2) ||w||^2`` added to the loss: its gradient
+    ``lambda w`` joins ``g`` *before* the moment estimates, so it is divided by ``sqrt(s)``
+    with the rest (what ``torch.optim.Adam(weight_decay=lambda)`` does)."""
+
+    def __init__(self, lr: float, weight_decay: float, **kw):
+        super().__init__(lr, **kw)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+
+    def update(self, w, g):
+        return super().update(w, g + self.weight_decay * w)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, 2019): Adam's step on the loss gradient alone, and the
+    weights shrunk directly by ``lr * lambda * w``, *decoupled* from the adaptive step."""
+
+    def __init__(self, lr: float, weight_decay: float = 0.01, **kw):
+        super().__init__(lr, **kw)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.weight_decay = weight_decay
+
+    def update(self, w, g):
+        w = w - self.lr * self.weight_decay * w       # decay: every weight, the same rate
+        return super().update(w, g)                   # then Adam's step, g from the loss alone

@@ -329,3 +329,94 @@ class SGDvsAdam(Demo):
             curves.append(dict(x=compact(s.steps if s else []), y=compact(s.values if s else [])))
         return [dict(z=self.probabilities("SGD")), None, dict(z=self.probabilities("Adam")), None,
                 *curves]
+
+
+# --------------------------------------------------------------------------- schedules, clipping, weight decay
+def train_network(dataset: str = "moons", steps: int = 300, lr: float = 0.01, warmup: int = 0,
+                  final_lr: float | None = None, max_norm: float | None = None,
+                  weight_decay: float = 0.0, decoupled: bool = True, seed: int = 0) -> dict:
+    """Train the network of :class:`SGDvsAdam` (same data, initial weights and mini-batches
+    for a given ``seed``) with Adam, and the habits of :mod:`genmech.optim`: the learning
+    rate :func:`~genmech.optim.warmup_cosine` from ``lr`` down to ``final_lr`` (``None``:
+    ``lr``, a constant rate after the warm-up), gradients clipped to ``max_norm`` by
+    :func:`~genmech.optim.clip_by_norm`, and weight decay, decoupled (AdamW) or as an L2
+    penalty inside Adam. Returns per step ``lr``, ``loss`` (on the whole training set after
+    the step), ``grad_norm`` (before clipping) and ``weight_norm``; then ``accuracy`` (test
+    points), ``net`` and ``opt``."""
+    from .optim import clip_by_norm, warmup_cosine
+    demo = SGDvsAdam(dataset=dataset, seed=seed)
+    net = demo.nets["Adam"]
+    params = list(net.parameters())
+    Adam = torch.optim.AdamW if decoupled else torch.optim.Adam
+    opt = Adam(params, lr=lr, weight_decay=weight_decay)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    out = {key: [] for key in ("lr", "loss", "grad_norm", "weight_norm")}
+    for t in range(steps):
+        eta = warmup_cosine(t, steps, lr, warmup, lr if final_lr is None else final_lr)
+        set_learning_rate(opt, eta)
+        idx = torch.randint(len(demo.X), (32,), generator=demo.batches)
+        loss = bce(net(demo.X[idx]).squeeze(1), demo.y[idx])
+        opt.zero_grad()
+        loss.backward()
+        grads, norm = clip_by_norm([p.grad for p in params], max_norm or float("inf"))
+        for p, g in zip(params, grads):
+            p.grad = g
+        opt.step()
+        with torch.no_grad():
+            out["loss"].append(bce(net(demo.X).squeeze(1), demo.y).item())
+            out["weight_norm"].append(sum(float((p**2).sum()) for p in params) ** 0.5)
+        out["lr"].append(eta)
+        out["grad_norm"].append(norm)
+    return dict(out, accuracy=demo.accuracy("Adam"), net=net, opt=opt)
+
+
+def effective_decay(opt: torch.optim.Adam) -> np.ndarray:
+    """For Adam with an L2 penalty: the fraction of each weight that the penalty's gradient
+    ``lambda w`` removes per step once Adam has divided it, ``lr lambda / (sqrt(s_hat) + eps)``,
+    from the optimizer's state (one entry per number of the network)."""
+    out = []
+    for group in opt.param_groups:
+        b1, b2 = group["betas"]
+        for p in group["params"]:
+            state = opt.state[p]
+            s_hat = state["exp_avg_sq"] / (1 - b2 ** float(state["step"]))
+            out.append((group["lr"] * group["weight_decay"] / (s_hat.sqrt() + group["eps"])).flatten())
+    return torch.cat(out).numpy()
+
+
+# four series of one kind: blue, green, pink, black (never the orange beside the vermillion)
+RUN_COLORS = (COLORS[0], COLORS[2], COLORS[4], COLORS[7])
+
+
+def runs_figure(runs: dict, left: str, right: str, left_title: str, right_title: str,
+                log_right: bool = True, height: int = 340, alt: str = "") -> go.Figure:
+    """Two panels of per-step curves from :func:`train_network` results: ``runs[name][left]``
+    on the left and ``runs[name][right]`` on the right, one colour per run."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(left_title, right_title),
+                        horizontal_spacing=0.12)
+    for i, (name, run) in enumerate(runs.items()):
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        for col, key in ((1, left), (2, right)):
+            y = np.asarray(run[key], dtype=np.float64)
+            fig.add_scatter(x=compact(np.arange(1, len(y) + 1)), y=compact(y), mode="lines",
+                            name=name, legendgroup=name, showlegend=col == 1,
+                            line=dict(color=color, width=2), row=1, col=col)
+    fig.update_xaxes(title="step")
+    if log_right:
+        fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(height=height, margin=dict(l=50, r=20, t=40, b=40),
+                      legend=dict(orientation="h", x=0.5, xanchor="center", y=-0.25, yanchor="top"))
+    if alt:
+        fig.update_layout(meta=dict(alt=alt))
+    return fig
+
+
+def decay_histogram(ratios: np.ndarray, height: int = 300) -> go.Figure:
+    """A histogram (log10 bins) of how many times stronger than AdamW's the L2 penalty's pull
+    is on each weight under Adam, ``1 / (sqrt(s_hat) + eps)``."""
+    fig = go.Figure(go.Histogram(x=compact(np.log10(ratios)), nbinsx=40, name="weights",
+                                 marker=dict(color=COLORS[0])))
+    fig.update_layout(height=height, margin=dict(l=50, r=20, t=30, b=50), showlegend=False,
+                      xaxis_title="log₁₀ (pull of L2 in Adam / pull of AdamW)",
+                      yaxis_title="weights")
+    return fig

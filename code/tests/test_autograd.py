@@ -1,7 +1,8 @@
-"""The scalar autograd engine: every gradient checked against torch.autograd."""
+"""The scalar autograd engine and the matrix form of backpropagation: every gradient checked against torch.autograd."""
 import math
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -188,3 +189,63 @@ def test_draw_graph_shows_every_node_with_value_and_gradient():
     assert any("<b>f</b>" in t and "data 4" in t and "grad 1" in t for t in texts)
     assert sorted(fig.data[1].text) == ["*", "+"]
     assert math.isfinite(fig.layout.height)
+
+
+# --------------------------------------------------------------------------- matrix form
+@pytest.mark.parametrize("seed", range(5))
+def test_dense_layer_backward_matches_torch(seed):
+    """dL/dW = delta^T X, dL/db = row sums of delta, dL/dX = delta W, and the tanh step,
+    on a random layer and a random loss sum(C * tanh(Y)), against torch.autograd."""
+    rng = np.random.default_rng(seed)
+    B, n_in, n_out = rng.integers(1, 9, size=3)
+    X, W, b = rng.normal(size=(B, n_in)), rng.normal(size=(n_out, n_in)), rng.normal(size=n_out)
+    C = rng.normal(size=(B, n_out))
+    H = np.tanh(autograd.dense(X, W, b))
+    dW, db, dX = autograd.dense_backward(X, W, autograd.tanh_backward(H, C))
+    tX, tW, tb = (torch.tensor(a, requires_grad=True) for a in (X, W, b))
+    (torch.tensor(C) * torch.tanh(torch.nn.functional.linear(tX, tW, tb))).sum().backward()
+    for ours, theirs in ((dW, tW), (db, tb), (dX, tX)):
+        assert ours.shape == theirs.shape
+        assert np.allclose(ours, theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("sizes", [[2, 16, 16, 1], [3, 5, 4], [4, 2]])
+def test_matrix_mlp_gradients_match_torch_and_the_scalar_engine(sizes):
+    rng = np.random.default_rng(len(sizes))
+    X, T = rng.uniform(-1, 1, (6, sizes[0])), rng.normal(size=(6, sizes[-1]))
+    scalar = ScalarMLP(sizes, seed=3)
+    Ws, bs = scalar.matrices()
+    loss, dW, db = autograd.matrix_mlp_gradients(X, T, Ws, bs)
+    # torch.autograd on the same weights
+    layers = []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        lin = torch.nn.Linear(W.shape[1], W.shape[0]).double()
+        lin.weight.data, lin.bias.data = torch.tensor(W), torch.tensor(b)
+        layers += [lin] + ([torch.nn.Tanh()] if i < len(Ws) - 1 else [])
+    net = torch.nn.Sequential(*layers)
+    t_loss = ((net(torch.tensor(X)) - torch.tensor(T)) ** 2).mean()
+    t_loss.backward()
+    assert loss == pytest.approx(t_loss.item(), rel=1e-12)
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    for ours, lin in zip(dW, linears):
+        assert np.allclose(ours, lin.weight.grad.numpy(), rtol=1e-10, atol=1e-13)
+    for ours, lin in zip(db, linears):
+        assert np.allclose(ours, lin.bias.grad.numpy(), rtol=1e-10, atol=1e-13)
+    # and the scalar engine, one Value at a time
+    mse = sum(((o - t) ** 2 for x, row in zip(X.tolist(), T.tolist())
+               for o, t in zip(scalar(x), row)), Value(0.0)) / T.size
+    mse.backward()
+    sW, sb = scalar.matrices(grad=True)
+    assert all(np.allclose(a, s, rtol=1e-9, atol=1e-12) for a, s in zip(dW + db, sW + sb))
+
+
+def test_matrix_form_rejects_wrong_shapes():
+    X, W, b = np.zeros((4, 3)), np.zeros((5, 3)), np.zeros(5)
+    with pytest.raises(ValueError, match="need X"):
+        autograd.dense(X, W.T, b)
+    with pytest.raises(ValueError, match="delta must have the shape of Y"):
+        autograd.dense_backward(X, W, np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="targets T must have"):
+        autograd.matrix_mlp_gradients(X, np.zeros((4, 2)), [W], [b])
+    with pytest.raises(ValueError, match="one bias per weight"):
+        autograd.matrix_mlp_gradients(X, np.zeros((4, 5)), [W], [])

@@ -249,3 +249,125 @@ def test_demos_draw_their_own_loss_curves():
     assert race.curves == () and not race.metric_figure().data
     rec = race.record(steps=6, frames=2)
     assert "Adam" in rec.final and rec.figure.frames
+
+
+# --------------------------------------------------------------------------- schedules, clipping, weight decay
+@pytest.mark.parametrize("total, peak, final", [(100, 0.3, 0.0), (37, 1e-3, 1e-5)])
+def test_cosine_schedule_matches_torch_cosine_annealing(total, peak, final):
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=peak)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=final)
+    for t in range(total):
+        assert optim.warmup_cosine(t, total, peak, 0, final) == pytest.approx(
+            opt.param_groups[0]["lr"], rel=1e-10, abs=1e-15), t
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("total, warmup", [(300, 50), (20, 1), (10, 9)])
+def test_warmup_then_cosine_matches_torch_sequential_lr(total, warmup):
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.3)
+    first = (torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warmup, total_iters=warmup - 1)
+             if warmup > 1 else torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0))
+    sched = torch.optim.lr_scheduler.SequentialLR(
+        opt, [first, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total - warmup)],
+        milestones=[warmup])
+    ours = [optim.warmup_cosine(t, total, 0.3, warmup) for t in range(total)]
+    theirs = []
+    for _ in range(total):
+        theirs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert np.allclose(ours, theirs, rtol=1e-10, atol=1e-15)
+    assert ours[warmup - 1] == pytest.approx(0.3) and ours[0] == pytest.approx(0.3 / warmup)
+    assert all(a <= b for a, b in zip(ours[:warmup], ours[1:warmup + 1]))       # rises
+    assert all(a >= b for a, b in zip(ours[warmup:], ours[warmup + 1:]))        # then falls
+
+
+def test_constant_after_warmup_and_schedule_errors():
+    assert {optim.warmup_cosine(t, 50, 0.1, 10, final_lr=0.1) for t in range(9, 50)} == {0.1}
+    with pytest.raises(ValueError, match="warmup < total"):
+        optim.warmup_cosine(0, 10, 0.1, warmup=10)
+    with pytest.raises(ValueError, match="final_lr <= peak_lr"):
+        optim.warmup_cosine(0, 10, 0.1, final_lr=0.2)
+
+
+@pytest.mark.parametrize("max_norm", [0.1, 1.0, 1e6])
+def test_clip_by_norm_matches_torch_clip_grad_norm(max_norm):
+    rng = np.random.default_rng(int(max_norm * 10) % 7)
+    grads = [rng.normal(size=(5, 3)), rng.normal(size=5), rng.normal(size=(2, 2, 2))]
+    ours, norm = optim.clip_by_norm(grads, max_norm)
+    params = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = torch.tensor(g)
+    theirs = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    assert norm == pytest.approx(theirs.item(), rel=1e-12)
+    for a, p in zip(ours, params):
+        assert np.allclose(a, p.grad.numpy(), rtol=1e-12, atol=1e-15)
+    after = np.sqrt(sum((a**2).sum() for a in ours))
+    assert after <= max_norm * (1 + 1e-9) or max_norm > norm    # long gradients end at max_norm
+    for a, g in zip(ours, grads):                               # ... and keep their direction
+        assert np.allclose(a / np.linalg.norm(a), g / np.linalg.norm(g))
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        optim.clip_by_norm(grads, 0.0)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: optim.AdamW(0.01, weight_decay=0.1), lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1)),
+    (lambda: optim.AdamW(0.003, weight_decay=0.0), lambda p: torch.optim.AdamW(p, lr=0.003, weight_decay=0.0)),
+    (lambda: optim.AdamL2(0.01, weight_decay=0.1), lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1)),
+], ids=["AdamW", "AdamW-no-decay", "Adam+L2"])
+def test_weight_decay_rules_follow_torch(ours, theirs):
+    """One step, then forty more, on Rosenbrock's banana: the same path as torch.optim."""
+    s = optim.SURFACES["rosenbrock"]
+    path = optim.descend(s, ours(), (-1.5, 2.5), 41)
+    w = torch.tensor((-1.5, 2.5), dtype=torch.float64, requires_grad=True)
+    opt = theirs([w])
+    for step in range(41):
+        opt.zero_grad()
+        s(w).backward()
+        opt.step()
+        assert np.allclose(path[step + 1], w.detach().numpy(), rtol=1e-10, atol=1e-12), step
+
+
+def test_adamw_shrinks_an_unused_weight_geometrically_and_l2_in_adam_linearly():
+    adamw, l2 = optim.AdamW(0.01, weight_decay=0.1), optim.AdamL2(0.01, weight_decay=0.1)
+    weak = optim.AdamL2(0.01, weight_decay=1e-3)
+    w1 = w2 = w3 = np.array([1.0])
+    for _ in range(100):
+        w1 = adamw.update(w1, np.zeros(1))          # no loss gradient: only the decay
+        w2, before = l2.update(w2, np.zeros(1)), w2
+        w3 = weak.update(w3, np.zeros(1))
+        assert 0 < before[0] - w2[0] <= 0.01 * (1 + 1e-9)   # Adam's step: at most lr long
+    assert w1[0] == pytest.approx(0.999**100, rel=1e-9)          # (1 - lr lambda)^t
+    assert w2[0] < 0.5 < w1[0]                                    # L2 in Adam pulls far harder
+    assert w3[0] == pytest.approx(w2[0], rel=1e-4)                # ... and lambda hardly matters
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        optim.AdamW(0.01, weight_decay=-1)
+
+
+def test_descend_with_clipping_survives_where_plain_gd_blows_up():
+    s = optim.SURFACES["rosenbrock"]
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = optim.descend(s, optim.GD(5e-3), s.start, 30)
+    clipped = optim.descend(s, optim.GD(5e-3), s.start, 300, max_norm=1.0)
+    assert not np.isfinite(plain[-1]).all()
+    assert np.isfinite(clipped).all()
+    assert np.linalg.norm(np.diff(clipped, axis=0), axis=1).max() <= 5e-3 * (1 + 1e-6)
+    assert float(s(torch.tensor(clipped[-1]))) < float(s(torch.tensor(clipped[0])))
+
+
+def test_train_network_warmup_avoids_the_early_spike_and_weight_decay_shrinks():
+    spike = optim_demos.train_network(lr=0.3, steps=60, seed=0)
+    calm = optim_demos.train_network(lr=0.3, steps=60, warmup=50, final_lr=0.0, seed=0)
+    assert max(spike["loss"]) > 1.0 > max(calm["loss"])
+    assert calm["lr"][0] == pytest.approx(0.3 / 50) and calm["lr"][49] == pytest.approx(0.3)
+    clipped = optim_demos.train_network(lr=0.01, steps=20, max_norm=1e-3)
+    assert len(clipped["grad_norm"]) == 20 and max(clipped["grad_norm"]) > 1e-3
+    plain = optim_demos.train_network(lr=0.01, steps=200)
+    decayed = optim_demos.train_network(lr=0.01, steps=200, weight_decay=0.5)
+    assert decayed["weight_norm"][-1] < plain["weight_norm"][-1]
+    l2 = optim_demos.train_network(lr=0.01, steps=200, weight_decay=0.1, decoupled=False)
+    ratios = optim_demos.effective_decay(l2["opt"]) / (0.01 * 0.1)
+    assert len(ratios) == sum(p.numel() for p in l2["net"].parameters()) and (ratios > 1).all()
