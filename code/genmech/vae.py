@@ -515,7 +515,7 @@ class VQConfig:
     dim: int = 4             # D, the length of each code vector
     slots: int = 4           # m, code vectors per image: an image becomes m indices in 0..K-1
     hidden: int = 128        # units in each hidden layer of encoder and decoder
-    commitment: float = 0.25  # weight of the commitment loss (the paper's β)
+    commitment: float = 0.25  # γ, the weight of the commitment loss (the paper calls it β)
     lr: float = 3e-3
     batch: int = 128
     seed: int = 0
@@ -602,7 +602,7 @@ class VQVAE(nn.Module):
 
 
 def train_vqvae(cfg: VQConfig | None = None, steps: int = 1500, data=None):
-    """Train a :class:`VQVAE` on reconstruction + codebook + commitment · commitment loss.
+    """Train a :class:`VQVAE` on reconstruction + codebook loss + γ · commitment loss.
 
     The codebook starts at encoder outputs of the first batch (a common remedy for codes that
     are never chosen and so never learn). Returns ``(model, History)``; ``History.kl`` holds
