@@ -11,7 +11,14 @@ Wierstra (2014), with the β weight of Higgins et al. (2017, "β-VAE"):
   Williams 1992) gradient estimators side by side on a one-dimensional problem (section 3);
 * :class:`VAE` and :func:`train_vae` (section 4);
 * :func:`interpolate`, :func:`prior_samples` and :func:`decode_mean`, which walk through
-  the learned latent space (section 5).
+  the learned latent space (section 5);
+* section 6, beyond the basic VAE: a Gaussian decoder (``Config.decoder_std``,
+  :func:`gaussian_nll`), :func:`decoder_sample`, :func:`posterior_weighted_mean` and
+  :func:`sharpness`, which show why samples blur; :func:`conditional_elbo_terms`, the ELBO
+  of the conditional VAE of Sohn, Lee & Yan (2015), whose model is
+  :class:`genmech.conditional.ConditionalVAE`; and the VQ-VAE of van den Oord, Vinyals &
+  Kavukcuoglu (2017): :func:`quantize`, :func:`straight_through`, :func:`vq_losses`,
+  :class:`VQVAE`, :func:`train_vqvae` and :func:`codebook_perplexity`.
 
 The chapter's views are in :mod:`genmech.vae_demos`: the training demo with a β slider
 (:class:`~genmech.vae_demos.VAEDemo`), the latent map and the latent explorer.
@@ -48,6 +55,7 @@ class Config:
     lr: float = 3e-3         # Adam's learning rate
     batch: int = 128         # images per step
     seed: int = 0
+    decoder_std: float | None = None   # None: Bernoulli pixels; s > 0: Gaussian pixels N(mean, s²)
 
     def __post_init__(self):
         for name in ("latent", "hidden", "batch"):
@@ -58,6 +66,11 @@ class Config:
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        s = self.decoder_std
+        if s is not None and not (isinstance(s, (int, float)) and not isinstance(s, bool)
+                                  and s > 0 and math.isfinite(s)):
+            raise ValueError(f"decoder_std must be None (Bernoulli pixels) or a positive "
+                             f"standard deviation, got {s!r}")
 
 
 def check_images(x: torch.Tensor) -> torch.Tensor:
@@ -131,6 +144,27 @@ def bernoulli_nll(logits, x) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
+def gaussian_nll(mean, x, std: float) -> torch.Tensor:
+    """−log p(x|z) for independent Gaussian pixels N(mean, std²), per image; shape (B,).
+
+    = ‖x − mean‖² / (2 std²) + (64 / 2) log(2π std²): with the standard deviation fixed, a
+    squared error plus a constant.
+    """
+    if not std > 0:
+        raise ValueError(f"std must be positive, got {std!r}")
+    sq = ((x - mean) ** 2).sum(-1)
+    return sq / (2 * std**2) + 0.5 * x.shape[-1] * math.log(2 * math.pi * std**2)
+
+
+def reconstruction_nll(model, logits, x) -> torch.Tensor:
+    """−log p(x|z) under ``model``'s pixel model: Bernoulli, or Gaussian with mean
+    sigmoid(logits) when ``model.cfg.decoder_std`` is set; per image, shape (B,)."""
+    std = getattr(model.cfg, "decoder_std", None)
+    if std is None:
+        return bernoulli_nll(logits, x)
+    return gaussian_nll(torch.sigmoid(logits), x, std)
+
+
 def entropy_floor(x) -> float:
     """The smallest value :func:`bernoulli_nll` can take on images ``x``, in nats per image.
 
@@ -172,7 +206,7 @@ def elbo_terms(model: VAE, x, samples: int = 1):
     x = check_images(x)
     mu, logvar = model.encode(x)                               # (B, L) each
     z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape))  # (S, B, L)
-    recon = bernoulli_nll(model.decode(z), x.expand(samples, *x.shape)).mean(0)         # (B,)
+    recon = reconstruction_nll(model, model.decode(z), x.expand(samples, *x.shape)).mean(0)  # (B,)
     return recon, diagonal_gaussian_kl(mu, logvar)
 
 
@@ -237,7 +271,10 @@ def train_autoencoder(cfg: Config | None = None, steps: int = 2000, data=None):
 
 
 def train_vae(cfg: Config | None = None, steps: int = 2000, data=None):
-    """Train a :class:`VAE` by minimising reconstruction + β · KL; returns ``(model, History)``."""
+    """Train a :class:`VAE` by minimising reconstruction + β · KL; returns ``(model, History)``.
+
+    The reconstruction term is the Bernoulli cross-entropy, or the Gaussian negative
+    log-likelihood when ``cfg.decoder_std`` is set."""
     cfg = cfg if cfg is not None else Config()
     X = check_images(digits.load()[0] if data is None else data)
     torch.manual_seed(cfg.seed)
@@ -279,7 +316,7 @@ def importance_weighted_nll(model: VAE, x, samples: int = 256, seed: int = 0) ->
         torch.manual_seed(seed)
         mu, logvar = model.encode(x)
         z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape))
-        log_px_z = -bernoulli_nll(model.decode(z), x.expand(samples, *x.shape))      # (K, B)
+        log_px_z = -reconstruction_nll(model, model.decode(z), x.expand(samples, *x.shape))  # (K, B)
         normal = torch.distributions.Normal
         log_pz = normal(0.0, 1.0).log_prob(z).sum(-1)
         log_qz = normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
@@ -397,3 +434,215 @@ def circle_path(n: int = 36, radius: float = 1.5) -> np.ndarray:
     return np.stack([radius * np.cos(a), radius * np.sin(a)], 1)
 
 
+
+
+# =========================================================================== section 6: beyond the basic VAE
+# --------------------------------------------------------------------------- why samples blur
+@torch.no_grad()
+def decoder_sample(model, z, seed: int = 0) -> torch.Tensor:
+    """One draw x ~ p(x|z) for each code of ``z`` (n, latent): the whole decoder distribution,
+    not its mean. Bernoulli pixels are 0 or 1; Gaussian pixels are the mean plus noise of
+    standard deviation ``cfg.decoder_std`` (not clipped to [0, 1]); shape (n, 64)."""
+    mean = decode_mean(model, z)
+    gen = torch.Generator().manual_seed(seed)
+    std = getattr(model.cfg, "decoder_std", None)
+    if std is None:
+        return torch.bernoulli(mean, generator=gen)
+    return mean + std * torch.randn(mean.shape, generator=gen)
+
+
+@torch.no_grad()
+def posterior_weighted_mean(model: VAE, z, x_train):
+    """The best decoder output at each code of ``z`` (n, latent), given the encoder and the data.
+
+    The reconstruction term averages ‖x − g(z)‖² over images x of the training set and codes
+    z ~ q(z|x). Over every possible function g, the minimiser is the mean of the images
+    weighted by how likely each one is to be encoded at z:
+
+        E[x | z] = Σ_i w_i(z) x_i,    w_i(z) = q(z | x_i) / Σ_j q(z | x_j).
+
+    Returns ``(means (n, 64), effective)``, where ``effective`` (n,) is 1 / Σ_i w_i², the
+    number of training images the average is effectively spread over (1: the code names one
+    image; large: the code is ambiguous and the best output is a blend).
+    """
+    x_train = check_images(x_train)
+    z = torch.as_tensor(z, dtype=torch.float32)
+    if z.ndim != 2 or z.shape[1] != model.cfg.latent:
+        raise ValueError(f"codes must have shape (n, {model.cfg.latent}), got {tuple(z.shape)}")
+    mu, logvar = model.encode(x_train)                                  # (N, L) each
+    log_q = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z[:, None]).sum(-1)  # (n, N)
+    w = torch.softmax(log_q, dim=1)
+    return w @ x_train, 1.0 / (w ** 2).sum(1)
+
+
+def sharpness(images) -> torch.Tensor:
+    """Mean absolute discrete Laplacian of each image (n, 64), over its 6 x 6 inner pixels.
+
+    The Laplacian 4 x[i, j] − x[i−1, j] − x[i+1, j] − x[i, j−1] − x[i, j+1] is zero where an
+    image is flat or changes linearly, and large at a crisp edge or a lone bright pixel:
+    averaging images (blur) lowers it, and so does any smoothing; noise raises it.
+    """
+    x = check_images(images).reshape(-1, 1, digits.SIDE, digits.SIDE)
+    kernel = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]]).reshape(1, 1, 3, 3)
+    return F.conv2d(x, kernel).abs().mean(dim=(1, 2, 3))
+
+
+# --------------------------------------------------------------------------- the conditional ELBO
+def conditional_elbo_terms(model, x, y, samples: int = 1):
+    """The conditional VAE's negative ELBO in two terms, per image: (reconstruction, KL).
+
+    reconstruction = E_{q(z|x,y)}[−log p(x|z,y)], KL = KL(q(z|x,y) || p(z)), for a model with
+    ``encode(x, y)`` and ``decode(z, y)`` such as :class:`genmech.conditional.ConditionalVAE`.
+    With y ignored by both networks it is :func:`elbo_terms`, term for term.
+    """
+    x = check_images(x)
+    y = torch.as_tensor(y)
+    if y.shape != (len(x),):
+        raise ValueError(f"give one label per image: {len(x)} images, labels of shape {tuple(y.shape)}")
+    mu, logvar = model.encode(x, y)                                      # (B, L) each
+    z = reparameterize(mu.expand(samples, *mu.shape), logvar.expand(samples, *mu.shape))  # (S, B, L)
+    logits = torch.stack([model.decode(zs, y) for zs in z])              # (S, B, 64)
+    recon = bernoulli_nll(logits, x.expand(samples, *x.shape)).mean(0)
+    return recon, diagonal_gaussian_kl(mu, logvar)
+
+
+# --------------------------------------------------------------------------- VQ-VAE
+@dataclass
+class VQConfig:
+    """Sizes and training settings of the VQ-VAE (van den Oord et al., 2017)."""
+
+    codes: int = 32          # K, the number of vectors in the codebook
+    dim: int = 4             # D, the length of each code vector
+    slots: int = 4           # m, code vectors per image: an image becomes m indices in 0..K-1
+    hidden: int = 128        # units in each hidden layer of encoder and decoder
+    commitment: float = 0.25  # γ, the weight of the commitment loss (the paper calls it β)
+    lr: float = 3e-3
+    batch: int = 128
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("codes", "dim", "slots", "hidden", "batch"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.commitment, (int, float)) and self.commitment >= 0
+                and math.isfinite(self.commitment)):
+            raise ValueError(f"commitment must be a finite number >= 0, got {self.commitment!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+
+
+def quantize(z_e, codebook):
+    """Replace each vector of ``z_e`` (..., D) by its nearest codebook row (K, D).
+
+    Returns ``(e, indices)``: e[...] = codebook[k*] with k* = argmin_k ‖z_e − codebook_k‖².
+    """
+    if z_e.shape[-1] != codebook.shape[-1] or codebook.ndim != 2:
+        raise ValueError(f"vectors of length {z_e.shape[-1]} cannot be matched to a codebook "
+                         f"of shape {tuple(codebook.shape)}: it must be (K, {z_e.shape[-1]})")
+    d = ((z_e[..., None, :] - codebook) ** 2).sum(-1)          # (..., K) squared distances
+    indices = d.argmin(-1)
+    return codebook[indices], indices
+
+
+def straight_through(z_e, e):
+    """z_e + sg[e − z_e]: equals e going forward; going backward its gradient is copied to
+    z_e unchanged, as if quantisation were the identity (Bengio et al., 2013)."""
+    return z_e + (e - z_e).detach()
+
+
+def vq_losses(z_e, e):
+    """The two extra terms of the VQ-VAE loss, per vector: (codebook, commitment).
+
+    codebook   = ‖sg[z_e] − e‖²: moves the chosen code towards the encoder's output;
+    commitment = ‖z_e − sg[e]‖²: keeps the encoder's output near its code.
+    Equal in value; they differ in where the gradient goes (sg = stop-gradient, ``detach``).
+    """
+    return ((z_e.detach() - e) ** 2).sum(-1), ((z_e - e.detach()) ** 2).sum(-1)
+
+
+class VQVAE(nn.Module):
+    """x (64 pixels) -> encoder -> m vectors z_e -> nearest codes e -> decoder -> 64 pixel logits."""
+
+    def __init__(self, cfg: VQConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg if cfg is not None else VQConfig()
+        self.encoder = mlp([digits.PIXELS, cfg.hidden, cfg.hidden, cfg.slots * cfg.dim])
+        self.codebook = nn.Parameter(torch.randn(cfg.codes, cfg.dim))         # (K, D)
+        self.decoder = mlp([cfg.slots * cfg.dim, cfg.hidden, cfg.hidden, digits.PIXELS])
+
+    def encode(self, x):                          # (B, 64) -> z_e (B, m, D)
+        return self.encoder(check_images(x)).reshape(len(x), self.cfg.slots, self.cfg.dim)
+
+    def decode(self, e):                          # (B, m, D) -> (B, 64) pixel logits
+        return self.decoder(e.reshape(len(e), -1))
+
+    def decode_indices(self, indices):            # (B, m) ints -> (B, 64) pixel logits
+        indices = torch.as_tensor(indices)
+        if indices.ndim != 2 or indices.shape[1] != self.cfg.slots:
+            raise ValueError(f"indices must have shape (n, {self.cfg.slots}), got {tuple(indices.shape)}")
+        if indices.dtype.is_floating_point or (indices < 0).any() or (indices >= self.cfg.codes).any():
+            raise ValueError(f"indices must be whole numbers in 0..{self.cfg.codes - 1}")
+        return self.decode(self.codebook[indices])
+
+    def losses(self, x):
+        """Per image: reconstruction (Bernoulli, nats), codebook and commitment terms, and the
+        chosen indices (B, m)."""
+        z_e = self.encode(x)
+        e, indices = quantize(z_e, self.codebook)
+        logits = self.decode(straight_through(z_e, e))
+        codebook, commitment = vq_losses(z_e, e)
+        return {"reconstruction": bernoulli_nll(logits, x), "codebook": codebook.sum(-1),
+                "commitment": commitment.sum(-1), "indices": indices}
+
+    @torch.no_grad()
+    def reconstruct(self, x):                     # (B, 64) -> (B, 64) intensities in [0, 1]
+        e, _ = quantize(self.encode(x), self.codebook)
+        return torch.sigmoid(self.decode(e))
+
+
+def train_vqvae(cfg: VQConfig | None = None, steps: int = 1500, data=None):
+    """Train a :class:`VQVAE` on reconstruction + codebook loss + γ · commitment loss.
+
+    The codebook starts at encoder outputs of the first batch (a common remedy for codes that
+    are never chosen and so never learn). Returns ``(model, History)``; ``History.kl`` holds
+    the codebook loss per image.
+    """
+    cfg = cfg if cfg is not None else VQConfig()
+    X = check_images(digits.load()[0] if data is None else data)
+    torch.manual_seed(cfg.seed)
+    model = VQVAE(cfg)
+    batches = shuffled_batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
+    with torch.no_grad():
+        start_vectors = model.encode(X[:max(cfg.batch, cfg.codes)]).reshape(-1, cfg.dim)
+        pick = torch.randperm(len(start_vectors))[:cfg.codes]
+        model.codebook.copy_(start_vectors[pick])
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    hist, start = History(), time.perf_counter()
+    for _ in range(steps):
+        out = model.losses(X[next(batches)])
+        loss = (out["reconstruction"] + out["codebook"] + cfg.commitment * out["commitment"]).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        hist.reconstruction.append(out["reconstruction"].mean().item())
+        hist.kl.append(out["codebook"].mean().item())
+    hist.seconds = time.perf_counter() - start
+    return model.eval(), hist
+
+
+def codebook_perplexity(indices, codes: int) -> tuple[int, float]:
+    """How much of a codebook of ``codes`` vectors is used: ``(codes used, perplexity)``.
+
+    With p_k the share of slots assigned to code k, the perplexity exp(−Σ p_k log p_k) is
+    the number of equally used codes that would give the same entropy: K if all are used
+    equally, 1 if one code takes everything.
+    """
+    indices = torch.as_tensor(indices).reshape(-1)
+    if indices.dtype.is_floating_point or len(indices) == 0:
+        raise ValueError("give a non-empty tensor of integer code indices")
+    if (indices < 0).any() or (indices >= codes).any():
+        raise ValueError(f"indices must lie in 0..{codes - 1}")
+    p = torch.bincount(indices, minlength=codes).double() / len(indices)
+    nz = p[p > 0]
+    return int((p > 0).sum()), float(torch.exp(-(nz * nz.log()).sum()))

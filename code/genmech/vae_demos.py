@@ -3,7 +3,8 @@
 
 * :class:`VAEDemo`, the live-or-recorded training demo with a β slider (section 4);
 * :func:`latent_map` and :func:`explorer`, which draw the learned 2D latent space and let
-  a reader walk through it (section 5).
+  a reader walk through it (section 5);
+* :func:`codebook_usage_figure`, how often a VQ-VAE uses each code of its codebook (section 6).
 
 The models, the ELBO and the training are in :mod:`genmech.vae`.
 """
@@ -19,8 +20,8 @@ from .digits_demos import image_grid
 from .live import Demo, Slider, mode
 from .nets import set_learning_rate
 from .plotting import COLORS, class_marker, compact
-from .vae import (VAE, Config, check_images, circle_path, decode_mean, elbo_terms, normal_quantiles,
-                  shuffled_batches)
+from .vae import (VAE, Config, check_images, circle_path, codebook_perplexity, decode_mean, elbo_terms,
+                  normal_quantiles, shuffled_batches)
 
 
 
@@ -207,3 +208,22 @@ class ExplorerWidget:
         z = (self.sliders[0].value, self.sliders[1].value)
         self.fig.update_traces([None] * 10 + [dict(x=[z[0]], y=[z[1]]),
                                               dict(z=_digit_image(self.model, z))])
+
+
+# --------------------------------------------------------------------------- the VQ-VAE's codebook
+def codebook_usage_figure(indices, codes: int) -> go.Figure:
+    """A bar per code of a VQ-VAE's codebook: the share of slots assigned to it, sorted."""
+    indices = torch.as_tensor(indices).reshape(-1)
+    used, perplexity = codebook_perplexity(indices, codes)
+    share = torch.bincount(indices, minlength=codes).double() / len(indices)
+    share = share.sort(descending=True).values.numpy()
+    fig = go.Figure(go.Bar(x=np.arange(1, codes + 1), y=share, marker_color=COLORS[4], name="share"))
+    fig.add_hline(y=1 / codes, line=dict(color=COLORS[0], dash="dash"),
+                  annotation_text="equal use 1/K", annotation_position="top right")
+    fig.update_layout(height=300, showlegend=False,
+                      title=f"Codebook use: {used} of {codes} codes, perplexity {perplexity:.1f}",
+                      xaxis_title="code, most used first", yaxis_title="share of slots",
+                      meta=dict(alt=f"Bars of the share of slots each of the {codes} codes takes, "
+                                    f"sorted; {used} codes are used, perplexity {perplexity:.1f} "
+                                    f"(equal use would give {codes})."))
+    return fig
