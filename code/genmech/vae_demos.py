@@ -77,9 +77,7 @@ class VAEDemo(Demo):
 
     def figure(self):
         fig = make_subplots(rows=1, cols=3, column_widths=[0.38, 0.26, 0.36], horizontal_spacing=0.07,
-                            subplot_titles=("codes μ(x) of test digits",
-                                            "digits, reconstructions",
-                                            "loss terms (nats/image)"))
+                            subplot_titles=("codes μ(x)", "in, out", "loss (nats/image)"))
         data = self.frame()
         for c in range(10):
             fig.add_scatter(mode="markers", name=str(c), marker=class_marker(c, 5),
