@@ -9,7 +9,8 @@
 * :class:`DiffusionLab`, the live 2D lab (the GAN lab's datasets, the sampler, the number
   of sampling steps, the schedule, and the reverse process scrubbed in time);
 * :class:`DigitsDiffusion`, a class-conditional denoiser on scikit-learn's 8 x 8 digits,
-  with the classifier-free guidance scale as a control.
+  with the classifier-free guidance scale as a control;
+* :func:`families_figure`: samples of the four families of :mod:`genmech.families`, side by side.
 
 The model, the losses and the samplers they draw are in :mod:`genmech.diffusion`.
 """
@@ -455,3 +456,20 @@ class DigitsDiffusion(Demo):
     def frame(self):
         tiles = gdigits.tile(self.generate(self.labels_shown, x_T=self.x_shown), ncols=10)
         return [dict(z=compact(tiles[::-1]))]
+
+
+# --------------------------------------------------------------------------- section 6: four families
+def families_figure(samples: dict, per: int = 20, ncols: int = 10) -> go.Figure:
+    """The first ``per`` samples of each family (name -> (n, 64) images), one panel per family."""
+    names = list(samples)
+    fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.06)
+    for i, name in enumerate(names):
+        tiles = gdigits.tile(samples[name][:per], ncols=ncols)
+        fig.add_trace(go.Heatmap(z=compact(tiles[::-1]), colorscale="Greys", zmin=0, zmax=1,
+                                 showscale=False, hoverinfo="skip", name=name), row=i + 1, col=1)
+        fig.update_xaxes(visible=False, scaleanchor=f"y{i + 1 if i else ''}", constrain="domain", row=i + 1, col=1)
+        fig.update_yaxes(visible=False, constrain="domain", row=i + 1, col=1)
+    fig.update_layout(height=150 * len(names) + 40, margin=dict(l=10, r=10, t=40, b=10),
+                      meta=dict(alt=f"{per} generated 8 by 8 digits from each of the families "
+                                    + ", ".join(names) + ", one panel per family, from top to bottom."))
+    return fig
