@@ -19,7 +19,8 @@ is exact (:func:`pixel_nll`); the diffusion model's and the VAE's are upper boun
 ``-log p(x)`` (:func:`genmech.diffusion.negative_elbo`, :func:`vae_bound` with the binomial
 decoder of :func:`binomial_nll`); a GAN has none.
 :func:`measure` scores samples in the judge's feature space (:mod:`genmech.quality`);
-:func:`compare` runs the whole comparison. Figures and the table are drawn by the notebook.
+:func:`compare` runs the whole comparison; :func:`genmech.diffusion_demos.families_figure`
+draws the samples.
 """
 from __future__ import annotations
 
