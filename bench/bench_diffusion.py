@@ -5,7 +5,8 @@ weights' spread, the 2D network's loss against the ideal predictor's floor (sect
 modes, share near a mode and JS against the number of DDIM steps, and sampling times
 (section 3); the lab's run and the GAN side by side on the ring and the grid (section 4);
 judge agreement, confidence, precision and recall against the guidance scale on digits
-(section 5). Timings are printed, never asserted: the machine is shared and noisy.
+and the cosine schedule's first reverse step (section 5); the four families' table
+(section 6). Timings are printed, never asserted: the machine is shared and noisy.
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import time
 import numpy as np
 import torch
 
-from genmech import data, diffusion, diffusion_demos, digits, quality
+import dataclasses
+
+from genmech import data, diffusion, diffusion_demos, digits, families, quality
 
 
 def timed(label, fn):
@@ -80,6 +83,41 @@ def main():
         v = digits.judge(images)
         agree = (torch.as_tensor(v.predictions) == labels).float().mean().item()
         print(f"  scale {s:g}: agreement {agree:.2f}, {v}, {quality.precision_recall(real_f, digits.features(images))}")
+    X, y, _, _ = digits.load()
+    for steps in (1000, 3000):
+        torch.manual_seed(0)
+        cos_model = diffusion.Diffusion(X * 2 - 1, dataclasses.replace(dm.cfg, schedule="cosine"), y)
+        timed(f"cosine schedule, {steps:,} steps", lambda: [cos_model.step() for _ in range(steps)])
+        for name, m in (("linear", dm.model), ("cosine", cos_model)):
+            x, states = m.sample(500, y=labels, guidance=2.0, x_T=x_T, generator=torch.Generator().manual_seed(3),
+                                 trajectory=True)
+            v = digits.judge(diffusion_demos.to_pixels(x))
+            agree = (torch.as_tensor(v.predictions) == labels).float().mean().item()
+            sch = m.schedule
+            gain = (sch.betas[-1] / (sch.alphas[-1] * (1 - sch.alpha_bars[-1])).sqrt()).item()
+            print(f"  {name} ({steps:,} steps for cosine), scale 2: agreement {agree:.2f}; spread after the "
+                  f"first step {states[1][1].std().item():.2f}; error gain of the first step {gain:.2f}")
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    heart = np.stack([16 * np.sin(t) ** 3, 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)], 1)
+    lab = diffusion_demos.DiffusionLab(points=heart)
+    js0 = lab.measure()["js"]
+    lab.step(1000)
+    print(f"  section 4, your points (a heart): JS {js0:.2f} before, {lab.measure()['js']:.2f} after 1,000 steps")
+
+    print("\nsection 6: the four families (500 samples each, against the 360 test digits)")
+    result = timed("families.compare()", families.compare)
+    for f in result.values():
+        sc = f.scores
+        nll = "none" if f.nll is None else f"{f.nll_kind} {families.bits_per_pixel(f.nll):.3f} bits/pixel"
+        print(f"  {f.name:<15} conf {sc['confidence']:.2f}, classes {sc['classes']}, entropy {sc['entropy']:.2f}, "
+              f"precision {sc['precision']:.2f}, recall {sc['recall']:.2f}, Frechet {sc['frechet']:.2f}, "
+              f"train {f.train_s:.1f} s, one sample {1000 * f.sample_s:.3f} ms, -log p: {nll}")
+    parts = result["diffusion"].nll_parts
+    print(f"  diffusion bound, nats per image: prior {parts['prior']:.3f}, steps {parts['steps']:.1f} "
+          f"({float(parts['per_step'][:9].sum() / parts['steps']):.0%} from t = 2..10), decoder {parts['decoder']:.1f}")
+    ref = families.measure(X[:500], real_f)
+    print(f"  real training digits (500): precision {ref['precision']:.2f}, recall {ref['recall']:.2f}, "
+          f"Frechet {ref['frechet']:.2f}")
 
 
 if __name__ == "__main__":

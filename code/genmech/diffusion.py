@@ -20,6 +20,9 @@ clean sample is ``x_0``, time runs ``t = 1, ..., T``, and
   (Song, Meng & Ermon, 2021; ``eta = 0`` is deterministic) and :func:`sample`, which runs
   either over all T steps or a subsequence of them, with classifier-free guidance
   (:func:`guided_eps`, Ho & Salimans, 2022);
+* the **bound**: :func:`negative_elbo` adds up ``-log p(x_0) <= L_T + sum_t L_{t-1} + L_0``
+  (:func:`prior_kl`, :func:`elbo_weight`, :func:`discretized_gaussian_nll`) for data on a
+  few grey levels, the likelihood a diffusion model can report;
 * the **score** reading: :func:`score` turns a noise prediction into ``grad log q_t(x)``
   (Song & Ermon, 2019; Song et al., 2021); :func:`mixture_eps` is the exact, ideal noise
   prediction for a mixture of Gaussians (the ring), to compare a trained network with.
@@ -267,6 +270,64 @@ def train(data: torch.Tensor, cfg: DiffusionConfig | None = None, steps: int = 3
     torch.manual_seed(seed)
     model = Diffusion(data, cfg, labels)
     return model, [model.step() for _ in range(steps)]
+
+
+# --------------------------------------------------------------------------- the bound on -log p(x_0)
+def prior_kl(schedule: Schedule, x0: torch.Tensor) -> torch.Tensor:
+    """``L_T = KL(q(x_T | x_0) || N(0, I))`` per sample, in nats: the Gaussian KL of
+    ``N(sqrt(ab_T) x_0, (1 - ab_T) I)`` from ``N(0, I)``, summed over coordinates. (n,)"""
+    ab = schedule.alpha_bars[-1].double()
+    x0 = x0.double()
+    return 0.5 * (ab * x0 ** 2 + (1 - ab) - 1 - torch.log(1 - ab)).sum(1)
+
+
+def discretized_gaussian_nll(x0: torch.Tensor, mean: torch.Tensor, std: float, levels: int) -> torch.Tensor:
+    """``-log p(x_0 | x_1)`` per sample (nats) for data on ``levels`` evenly spaced values in
+    [-1, 1]: the probability of a value is the mass of ``N(mean, std^2)`` on its bin (half a
+    spacing either side; the two end bins reach to -inf and +inf), as Ho et al. (2020, eq. 13)."""
+    half = 1.0 / (levels - 1)
+    normal = torch.distributions.Normal(mean.double(), std)
+    x0 = x0.double()
+    upper = torch.where(x0 > 1 - half, torch.ones_like(x0), normal.cdf(x0 + half))
+    lower = torch.where(x0 < -1 + half, torch.zeros_like(x0), normal.cdf(x0 - half))
+    return -torch.log((upper - lower).clamp(min=1e-12)).sum(1)
+
+
+@torch.no_grad()
+def negative_elbo(model: "Denoiser", schedule: Schedule, x0: torch.Tensor, levels: int,
+                  seed: int = 0) -> dict:
+    """The variational bound ``-log p(x_0) <= L_T + sum_{t=2}^T L_{t-1} + L_0`` (Ho et al., 2020,
+    eq. 5), per image in nats, for data on ``levels`` grey levels scaled to [-1, 1].
+
+    ``L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t))`` is :func:`elbo_weight` times
+    ``||eps - eps_theta(x_t, t)||^2``, estimated with one draw of eps per image and step;
+    ``L_0`` is :func:`discretized_gaussian_nll` of x_0 around the DDPM mean from x_1 (with
+    ``sigma_1^2 = beta_1``). Returns the three parts and their sum (means over the images),
+    and ``per_step``, the mean of each ``L_{t-1}`` for t = 2..T.
+    """
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2:
+        raise ValueError(f"levels must be an int of at least 2, got {levels!r}")
+    if x0.ndim != 2 or x0.abs().max() > 1 + 1e-6:
+        raise ValueError("x0 must be an (n, d) batch of data scaled to [-1, 1]")
+    g = torch.Generator().manual_seed(seed)
+    weights = elbo_weight(schedule).double()                             # t = 2..T
+    per_t = []                                                           # L_{t-1}, t = 2..T
+    for t in range(2, schedule.T + 1):
+        eps = torch.randn(x0.shape, generator=g)
+        x_t = q_sample(schedule, x0, t, eps)
+        err = ((eps - model(x_t, torch.full((len(x0),), t))) ** 2).sum(1).double()
+        per_t.append(weights[t - 2] * err)
+    steps = torch.stack(per_t).sum(0)
+    eps = torch.randn(x0.shape, generator=g)
+    x1 = q_sample(schedule, x0, 1, eps)
+    b1, ab1 = schedule.betas[1], schedule.alpha_bars[1]
+    mean = (x1 - b1 / (1 - ab1).sqrt() * model(x1, torch.ones(len(x0), dtype=torch.long))) / schedule.alphas[1].sqrt()
+    decoder = discretized_gaussian_nll(x0, mean, float(b1.sqrt()), levels)
+    prior = prior_kl(schedule, x0)
+    total = prior + steps + decoder
+    return {"prior": float(prior.mean()), "steps": float(steps.mean()),
+            "decoder": float(decoder.mean()), "total": float(total.mean()),
+            "per_step": torch.stack(per_t).mean(1)}                     # (T - 1,): t = 2..T
 
 
 # --------------------------------------------------------------------------- guidance and scores

@@ -9,7 +9,8 @@
 * :class:`DiffusionLab`, the live 2D lab (the GAN lab's datasets, the sampler, the number
   of sampling steps, the schedule, and the reverse process scrubbed in time);
 * :class:`DigitsDiffusion`, a class-conditional denoiser on scikit-learn's 8 x 8 digits,
-  with the classifier-free guidance scale as a control.
+  with the classifier-free guidance scale as a control;
+* :func:`families_figure`: samples of the four families of :mod:`genmech.families`, side by side.
 
 The model, the losses and the samplers they draw are in :mod:`genmech.diffusion`.
 """
@@ -25,6 +26,7 @@ from . import diffusion as D
 from . import digits as gdigits
 from .digits_demos import image_grid
 from .gan import histogram_js, mode_coverage
+from .gan_demos import _points as checked_points      # the GAN lab's check of a reader's points
 from .live import Choice, Demo, Slider, animate
 from .nets import decision_grid
 from .plotting import COLORS, compact
@@ -193,6 +195,17 @@ EVAL_EVERY = 100     # training steps between measurements (1,000 samples each)
 LAB_CURVES = ("loss", "js", "modes")
 
 
+WINDOW_REACH = 2.5   # a reader's points are scaled to reach this far from their centre
+
+
+def fit_to_window(points: torch.Tensor) -> torch.Tensor:
+    """A reader's points, centred and scaled so that the farthest coordinate is at
+    :data:`WINDOW_REACH`: the noise of a diffusion model has a fixed scale (N(0, I)), so the
+    data must have a comparable one (the GAN lab's datasets reach about 2.5 too)."""
+    centred = points - points.mean(0)
+    return centred * (WINDOW_REACH / centred.abs().max().clamp(min=1e-12))
+
+
 class DiffusionLab(Demo):
     """A diffusion model learning a 2D distribution (the GAN lab's datasets).
 
@@ -205,11 +218,14 @@ class DiffusionLab(Demo):
     The sampler is DDIM (Song et al., 2021) with ``sample_steps`` steps and noise level
     ``eta``; ``eta = 1`` with all 100 steps is DDPM's ancestral sampler. Changing the
     sampler needs no retraining; changing the schedule does.
+
+    ``DiffusionLab(points=my_array)`` trains on your own (n, 2) array of points, as the GAN
+    lab does; they are centred and scaled to the window first (:func:`fit_to_window`).
     """
 
     title = "Diffusion lab"
     params = (
-        Choice("dataset", gdata.DENSITIES, "ring"),
+        Choice("dataset", gdata.DENSITIES + ("yours",), "ring"),
         Choice("schedule", D.SCHEDULES, "linear", label="noise schedule"),
         Slider("sample_steps", 1, 100, 100, integer=True, label="sampling steps", restart=False),
         Slider("eta", 0.0, 1.0, 1.0, step=0.1, label="η (0: DDIM, 1: DDPM)", restart=False),
@@ -222,9 +238,20 @@ class DiffusionLab(Demo):
     # network predicts worse than "no noise at all"
     blowup = {"loss": 5.0}
 
+    def __init__(self, points=None, seed: int = 0, **hp):
+        self.points = None if points is None else fit_to_window(checked_points(points))
+        if self.points is not None:
+            hp.setdefault("dataset", "yours")
+        super().__init__(seed=seed, **hp)
+
     def build(self):
         hp = self.hp
-        self.real = gdata.density(hp["dataset"], n=4096, seed=self.seed)
+        if hp["dataset"] == "yours":
+            if self.points is None:
+                raise ValueError("dataset 'yours' needs your points: DiffusionLab(points=array_of_shape_n_by_2)")
+            self.real = self.points
+        else:
+            self.real = gdata.density(hp["dataset"], n=4096, seed=self.seed)
         self.cfg = D.DiffusionConfig(schedule=hp["schedule"], hidden=hp["hidden"], lr=hp["lr"])
         self.model = D.Diffusion(self.real, self.cfg)
         self.centers = gdata.mode_centers(hp["dataset"]) if hp["dataset"] in ("ring", "grid") else None
@@ -295,7 +322,7 @@ class DiffusionLab(Demo):
                           legend=dict(orientation="h", x=0.5, xanchor="center", y=1.12, yanchor="bottom"),
                           meta=dict(alt=f"Left: 500 points of the reverse process at time step {t}, with "
                                         "arrows of the learned score direction. Right: where they end, "
-                                        f"the samples, over the {self.hp['dataset']} training data."))
+                                        f"the samples, over the {'your' if self.hp['dataset'] == 'yours' else self.hp['dataset']} training data."))
         return fig
 
     def frame(self):
@@ -333,12 +360,16 @@ class DiffusionLab(Demo):
     def code(self) -> str:
         """Standalone PyTorch code that trains and samples the lab's current configuration."""
         hp = self.hp
+        data = ("points = diffusion_demos.fit_to_window(torch.tensor(my_points, dtype=torch.float32))  # your (n, 2) array"
+                if hp["dataset"] == "yours" else
+                f"points = genmech.data.density({hp['dataset']!r}, n=4096, seed=0)      # (4096, 2)")
+        imports = "from genmech import diffusion, diffusion_demos" if hp["dataset"] == "yours" else "from genmech import diffusion"
         return f"""import torch
 import genmech.data
-from genmech import diffusion
+{imports}
 
 torch.manual_seed(0)
-points = genmech.data.density({hp['dataset']!r}, n=4096, seed=0)      # (4096, 2)
+{data}
 schedule = diffusion.make_schedule({hp['schedule']!r}, T=100)
 eps_model = diffusion.Denoiser(diffusion.DiffusionConfig(hidden={hp['hidden']}))   # MLP: (x_t, t) -> noise
 opt = torch.optim.Adam(eps_model.parameters(), lr={hp['lr']:.3g})
@@ -455,3 +486,20 @@ class DigitsDiffusion(Demo):
     def frame(self):
         tiles = gdigits.tile(self.generate(self.labels_shown, x_T=self.x_shown), ncols=10)
         return [dict(z=compact(tiles[::-1]))]
+
+
+# --------------------------------------------------------------------------- section 6: four families
+def families_figure(samples: dict, per: int = 20, ncols: int = 10) -> go.Figure:
+    """The first ``per`` samples of each family (name -> (n, 64) images), one panel per family."""
+    names = list(samples)
+    fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.06)
+    for i, name in enumerate(names):
+        tiles = gdigits.tile(samples[name][:per], ncols=ncols)
+        fig.add_trace(go.Heatmap(z=compact(tiles[::-1]), colorscale="Greys", zmin=0, zmax=1,
+                                 showscale=False, hoverinfo="skip", name=name), row=i + 1, col=1)
+        fig.update_xaxes(visible=False, scaleanchor=f"y{i + 1 if i else ''}", constrain="domain", row=i + 1, col=1)
+        fig.update_yaxes(visible=False, constrain="domain", row=i + 1, col=1)
+    fig.update_layout(height=150 * len(names) + 40, margin=dict(l=10, r=10, t=40, b=10),
+                      meta=dict(alt=f"{per} generated 8 by 8 digits from each of the families "
+                                    + ", ".join(names) + ", one panel per family, from top to bottom."))
+    return fig

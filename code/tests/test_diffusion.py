@@ -196,3 +196,56 @@ def test_a_conditional_model_takes_labels_and_guidance():
     assert out.shape == (6, 4) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="labels"):
         D.Diffusion(X, cfg)
+
+
+# --------------------------------------------------------------------------- the bound on -log p(x_0)
+def test_the_discretized_decoder_is_a_distribution_over_the_levels():
+    """Whatever the mean, the masses of the levels' bins sum to 1."""
+    levels = 5
+    values = torch.linspace(-1, 1, levels)
+    for mean in (-1.3, -0.2, 0.0, 0.61, 2.0):
+        total = sum(torch.exp(-D.discretized_gaussian_nll(v.reshape(1, 1), torch.tensor([[mean]]), 0.3, levels))
+                    for v in values)
+        assert total.item() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_prior_kl_is_the_gaussian_kl():
+    sch = D.make_schedule("linear", 10)
+    x0 = torch.tensor([[0.5, -1.0]])
+    ab = sch.alpha_bars[-1].double()
+    m, v = ab.sqrt() * x0.double(), 1 - ab
+    expected = (0.5 * (v + m ** 2 - 1 - torch.log(v))).sum()
+    assert D.prior_kl(sch, x0).item() == pytest.approx(expected.item(), rel=1e-9)
+
+
+@pytest.mark.parametrize("schedule", D.SCHEDULES)
+def test_the_bound_of_the_ideal_denoiser_of_one_point_is_its_last_step(schedule):
+    """Data: one image c on the grid (-log p = 0 for the ideal model). Its ideal noise guess
+    is exact, (x_t - sqrt(ab_t) c) / sqrt(1 - ab_t), so every L_{t-1} is 0, the last step
+    lands on c and L_0 is the mass outside c's bin; the bound is L_T + L_0 >= 0."""
+    sch = D.make_schedule(schedule, 50)
+    levels = 17
+    c = torch.tensor([[-1.0, 0.25, 1.0, 0.5]])
+
+    def ideal(x, t):
+        ab = sch.alpha_bars[t].reshape(-1, 1)
+        return (x - ab.sqrt() * c) / (1 - ab).sqrt()
+    out = D.negative_elbo(ideal, sch, c.repeat(8, 1), levels)
+    assert out["steps"] == pytest.approx(0.0, abs=1e-6)
+    assert out["per_step"].shape == (49,)
+    # L_0: N(c, beta_1) on c's bin, half a level (h) either side; the end levels' bins are open
+    phi = torch.distributions.Normal(0.0, 1.0).cdf(torch.tensor(1 / (levels - 1) / sch.betas[1].sqrt().item()))
+    expected = -2 * torch.log(2 * phi - 1) - 2 * torch.log(phi)         # two inner values, two ends
+    assert out["decoder"] == pytest.approx(expected.item(), rel=1e-5)
+    assert out["total"] == pytest.approx(out["prior"] + out["decoder"])
+    # a wrong guess costs: noise predicted as zero
+    wrong = D.negative_elbo(lambda x, t: torch.zeros_like(x), sch, c.repeat(8, 1), levels)
+    assert wrong["steps"] > 1
+
+
+def test_the_bound_refuses_data_off_scale():
+    sch = D.make_schedule("linear", 10)
+    with pytest.raises(ValueError, match="levels"):
+        D.negative_elbo(lambda x, t: x, sch, torch.zeros(2, 2), 1)
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        D.negative_elbo(lambda x, t: x, sch, torch.full((2, 2), 3.0), 17)
