@@ -2,9 +2,14 @@
 
 The chapter *Generative adversarial networks* reads this module. It holds
 
-* the three losses of the chapter, written as in the text: the original **minimax** loss,
-  the **non-saturating** generator loss of the same paper, and the **least-squares** loss
-  of Mao et al. (2017) — :func:`discriminator_loss`, :func:`generator_loss`;
+* the losses of the chapter, written as in the text: the original **minimax** loss,
+  the **non-saturating** generator loss of the same paper, the **least-squares** loss
+  of Mao et al. (2017) — :func:`discriminator_loss`, :func:`generator_loss` — and the
+  **Wasserstein loss with gradient penalty** (WGAN-GP; Arjovsky et al., 2017; Gulrajani et
+  al., 2017) of section 6: :func:`critic_loss`, :func:`gradient_penalty`, with the weight
+  clipping it replaced (:func:`clip_weights`), :func:`train_critic` (a critic alone,
+  estimating the Wasserstein-1 distance) and :func:`wasserstein_1d` (the exact distance
+  between two 1D samples);
 * the theory of section 2: :func:`optimal_discriminator` ``D*(x) = p_data / (p_data + p_g)``,
   :func:`pointwise_value` (the objective it maximises) and :func:`js_divergence`;
 * the measurements of sections 3-5: :func:`histogram_js` (Jensen-Shannon divergence
@@ -26,10 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .nets import mlp, set_learning_rate
 
-LOSSES = ("minimax", "non-saturating", "least-squares")
+LOSSES = ("minimax", "non-saturating", "least-squares", "wgan-gp")
 
 
 def _check_loss(loss: str) -> None:
@@ -46,8 +52,13 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
         -E[log D(x)] - E[log(1 - D(G(z)))]  =  E[softplus(-a_real)] + E[softplus(a_fake)]
     least-squares (Mao et al., 2017; D is the raw score, targets 1 for real, 0 for fake):
         1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]
+    wgan-gp (D is the critic's raw score f; the gradient penalty, which needs the critic
+    itself, is added by :func:`critic_loss`):
+        E[f(G(z))] - E[f(x)]          (minus the critic's estimate of W_1)
     """
     _check_loss(loss)
+    if loss == "wgan-gp":
+        return fake_logits.mean() - real_logits.mean()
     if loss == "least-squares":
         return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits ** 2).mean()
     # log sigmoid(a) = -softplus(-a) and log(1 - sigmoid(a)) = -softplus(a), computed stably
@@ -60,13 +71,104 @@ def generator_loss(fake_logits: torch.Tensor, loss: str = "non-saturating") -> t
     minimax:         E[log(1 - D(G(z)))]   = -E[softplus(a)]   (saturates when D(G(z)) -> 0)
     non-saturating: -E[log D(G(z))]        =  E[softplus(-a)]
     least-squares:   1/2 E[(D(G(z)) - 1)^2]
+    wgan-gp:        -E[f(G(z))]              (f the critic's raw score)
     """
     _check_loss(loss)
+    if loss == "wgan-gp":
+        return -fake_logits.mean()
     if loss == "minimax":
         return -F.softplus(fake_logits).mean()
     if loss == "non-saturating":
         return F.softplus(-fake_logits).mean()
     return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+# --------------------------------------------------------------------------- Wasserstein (section 6)
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor,
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
+    """``E[(||grad_x D(x_hat)|| - 1)^2]`` at interpolates ``x_hat = eps x + (1 - eps) x_fake``.
+
+    Gulrajani et al. (2017): each real sample is paired with a generated one and ``eps ~
+    Uniform[0, 1]`` is drawn per pair (pass ``eps``, shape (B,), to fix it). The gradient is
+    taken per sample, so ``D`` must score each sample alone (no batch norm in a critic). The
+    graph is kept (``create_graph``) so that the penalty trains the critic's weights.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the "
+                         "same shape: the penalty pairs each real sample with one generated sample")
+    if eps is None:
+        eps = torch.rand(len(real))
+    eps = eps.reshape(-1, *[1] * (real.dim() - 1))                     # (B, 1, ...)
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def critic_loss(D, real: torch.Tensor, fake: torch.Tensor, gp_weight: float = 10.0) -> torch.Tensor:
+    """What the WGAN-GP critic minimises: ``E[f(G(z))] - E[f(x)] + lambda E[(||grad f(x_hat)|| - 1)^2]``."""
+    if not gp_weight >= 0:
+        raise ValueError(f"gp_weight (lambda) must be a non-negative number, got {gp_weight!r}")
+    return discriminator_loss(D(real), D(fake), "wgan-gp") + gp_weight * gradient_penalty(D, real, fake)
+
+
+def clip_weights(net, c: float) -> None:
+    """The original WGAN's constraint (Arjovsky et al., 2017): clamp every weight to [-c, c]."""
+    if not c > 0:
+        raise ValueError(f"the clipping bound c must be positive, got {c!r}")
+    with torch.no_grad():
+        for p in net.parameters():
+            p.clamp_(-c, c)
+
+
+def wasserstein_1d(x, y) -> float:
+    """The exact Wasserstein-1 distance between two 1D samples of the same size: the mean
+    ``|x_(i) - y_(i)|`` of the sorted samples (the optimal plan matches them in order)."""
+    x, y = np.sort(np.asarray(x, dtype=float).ravel()), np.sort(np.asarray(y, dtype=float).ravel())
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"x and y must be non-empty samples of the same size, got {len(x)} and {len(y)}")
+    return float(np.abs(x - y).mean())
+
+
+CONSTRAINTS = ("gradient-penalty", "clipping")
+
+
+def train_critic(real: torch.Tensor, fake: torch.Tensor, constraint: str = "gradient-penalty",
+                 steps: int = 500, c: float = 0.01, gp_weight: float = 10.0, hidden: int = 64,
+                 lr: float = 1e-3, batch: int = 256, seed: int = 0) -> dict:
+    """Train a critic alone to separate two fixed samples, under ``constraint``:
+    ``"gradient-penalty"`` (WGAN-GP) or ``"clipping"`` (weights clamped to [-c, c] after each
+    step, as in the original WGAN, which used RMSProp; both use Adam here).
+
+    Returns a dict: ``critic`` (the MLP), ``estimate`` (``E f(real) - E f(fake)`` on the whole
+    samples: the critic's estimate of W_1), ``grad_norm`` (``||grad f||`` at 1,000 interpolates,
+    an array) and ``at_bound`` (the fraction of weights within 1 % of +-c; clipping only).
+    """
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"unknown constraint {constraint!r}; choose one of {', '.join(CONSTRAINTS)}")
+    torch.manual_seed(seed)
+    f = mlp([real.shape[1], hidden, hidden, hidden, 1], "leaky_relu")
+    opt = torch.optim.Adam(f.parameters(), lr=lr, betas=(0.5, 0.9))
+    for _ in range(steps):
+        x = real[torch.randint(len(real), (batch,))]
+        y = fake[torch.randint(len(fake), (batch,))]
+        if constraint == "clipping":
+            loss = discriminator_loss(f(x), f(y), "wgan-gp")
+        else:
+            loss = critic_loss(f, x, y, gp_weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if constraint == "clipping":
+            clip_weights(f, c)
+    with torch.no_grad():
+        estimate = float(f(real).mean() - f(fake).mean())
+    n = min(1000, len(real), len(fake))
+    eps = torch.rand(n, 1)
+    x_hat = (eps * real[:n] + (1 - eps) * fake[:n]).requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x_hat).sum(), x_hat)
+    weights = torch.cat([m.weight.detach().ravel() for m in f if isinstance(m, nn.Linear)])
+    at_bound = float((weights.abs() >= 0.99 * c).float().mean()) if constraint == "clipping" else float("nan")
+    return {"critic": f, "estimate": estimate, "grad_norm": grad.norm(dim=1).numpy(), "at_bound": at_bound}
 
 
 def generator_gradient_vs_d(d_values, loss: str) -> np.ndarray:
@@ -186,6 +288,7 @@ class GANConfig:
     noise_dim: int = 2              # dimension of the noise z ~ Uniform[-1, 1]^noise_dim
     batch: int = 256                # samples per update
     betas: tuple = (0.5, 0.999)     # Adam's betas; beta1 = 0.5 as in DCGAN (Radford et al.)
+    gp_weight: float = 10.0         # lambda of the gradient penalty (loss "wgan-gp" only)
 
 
 class GAN:
@@ -194,6 +297,8 @@ class GAN:
     ``real`` is the training set, a tensor (n, dim); each update draws a fresh batch from
     it and fresh noise. :meth:`update_d` and :meth:`update_g` are one Adam step each;
     :meth:`step` is one round: ``d_steps`` discriminator updates, then one generator update.
+    With the loss ``"wgan-gp"`` the discriminator is a critic and its update minimises
+    :func:`critic_loss`.
     """
 
     def __init__(self, real: torch.Tensor, cfg: GANConfig, out_activation: str | None = None,
@@ -206,6 +311,7 @@ class GAN:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.d_loss = self.g_loss = float("nan")
+        self.critic_mid = 0.0   # wgan-gp: midpoint of the critic's mean scores, last update
 
     def noise(self, n: int) -> torch.Tensor:
         return torch.rand(n, self.cfg.noise_dim) * 2 - 1                   # (n, noise_dim)
@@ -219,7 +325,14 @@ class GAN:
 
     def update_d(self) -> float:
         fake = self.sample(self.cfg.batch)                                 # no gradient into G
-        loss = discriminator_loss(self.D(self.real_batch()), self.D(fake), self.cfg.loss)
+        real = self.real_batch()
+        if self.cfg.loss == "wgan-gp":
+            real_scores, fake_scores = self.D(real), self.D(fake)
+            loss = (discriminator_loss(real_scores, fake_scores, "wgan-gp")
+                    + self.cfg.gp_weight * gradient_penalty(self.D, real, fake))
+            self.critic_mid = 0.5 * (real_scores.mean() + fake_scores.mean()).item()
+        else:
+            loss = discriminator_loss(self.D(real), self.D(fake), self.cfg.loss)
         self.opt_d.zero_grad()
         loss.backward()
         self.opt_d.step()
@@ -245,9 +358,16 @@ class GAN:
         set_learning_rate(self.opt_g, lr_g)
 
     def d_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """The discriminator's belief that ``x`` is real, in [0, 1]."""
+        """The discriminator's belief that ``x`` is real, in [0, 1].
+
+        A Wasserstein critic's score is no probability and has no fixed offset (adding a
+        constant changes neither loss), so for ``"wgan-gp"`` this is ``sigmoid(f(x) - m)``,
+        with ``m`` the midpoint of the critic's mean scores on the real and the generated
+        batch of its last update: above 1/2 where it scores like the real data."""
         with torch.no_grad():
             out = self.D(x).squeeze(-1)
+        if self.cfg.loss == "wgan-gp":
+            return (out - self.critic_mid).sigmoid()
         return out.clamp(0, 1) if self.cfg.loss == "least-squares" else out.sigmoid()
 
     def generator_gradients(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

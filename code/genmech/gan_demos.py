@@ -22,7 +22,7 @@ from . import data as gdata
 from . import digits as gdigits
 from .digits_demos import image_grid
 from .gan import GAN, LOSSES, GANConfig, histogram_js, mode_coverage
-from .live import Choice, Demo, Slider
+from .live import BLOWUP, Choice, Demo, Slider
 from .nets import decision_grid
 from .plotting import COLORS, compact
 
@@ -76,6 +76,9 @@ def _segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndar
 LAB_CURVES = ("d_loss", "g_loss", "js", "modes")   # the lab's metric panels, in trace order
 
 
+LOSS_BLOWUP = 20.0    # a loss this many times its first value: the run has diverged
+
+
 class GANLab(Demo):
     """A GAN learning a 2D distribution, every part of it drawn.
 
@@ -100,8 +103,7 @@ class GANLab(Demo):
         Slider("noise_dim", 1, 8, 2, integer=True, label="noise dimension", restart=True),
     )
     curves = ("d_loss", "g_loss")
-    # divergence: a loss 20 times its start (about 0.7 nats): one network has won outright
-    blowup = {"d_loss": 20.0, "g_loss": 20.0}
+    # divergence (see check): a loss 20 times its first value under the current loss
 
     def __init__(self, points=None, seed: int = 0, **hp):
         self.points = None if points is None else _points(points)
@@ -131,11 +133,29 @@ class GANLab(Demo):
         self.real_shown = real[torch.randperm(len(real), generator=g)[:SHOWN]].numpy()
         self.d_updates = self.g_updates = 0
         self.last_update = ""
+        self.first_losses = {}     # the first value of each loss under the current loss choice
 
     def apply(self, changed):
         cfg = self.cfg
         cfg.loss, cfg.lr_d, cfg.lr_g, cfg.d_steps = (self.hp[k] for k in ("loss", "lr_d", "lr_g", "d_steps"))
         self.gan.set_learning_rates(cfg.lr_d, cfg.lr_g)
+        if "loss" in changed:
+            self.first_losses = {}  # another loss, another scale
+
+    def check(self, metrics: dict) -> str | None:
+        """Divergence: a loss more than :data:`LOSS_BLOWUP` times its first value under the
+        current loss (one network has won outright). With WGAN-GP only the critic's loss is
+        watched: the penalty pins its scale, while the generator's loss ``-E[f(G(z))]``
+        carries the critic's free offset and may drift without anything going wrong."""
+        watched = ("d_loss",) if self.cfg.loss == "wgan-gp" else ("d_loss", "g_loss")
+        for name in watched:
+            if name not in metrics:
+                continue
+            first = self.first_losses.setdefault(name, metrics[name])
+            if abs(metrics[name]) > LOSS_BLOWUP * max(abs(first), 1e-12):
+                return BLOWUP.format(name=name, value=metrics[name], factor=LOSS_BLOWUP,
+                                     first=first, step=self.steps)
+        return None
 
     def train_step(self):
         metrics = self.gan.step()
@@ -274,11 +294,19 @@ class GANLab(Demo):
         data = ("points = torch.tensor(my_points, dtype=torch.float32)  # your (n, 2) array"
                 if c.dataset == "yours" else
                 f"points = genmech.data.density({c.dataset!r}, n=4096, seed=0)    # (4096, 2)")
-        d_loss = {"least-squares": "0.5 * ((D(real) - 1) ** 2).mean() + 0.5 * (D(fake) ** 2).mean()"}.get(
+        d_loss = {"least-squares": "0.5 * ((D(real) - 1) ** 2).mean() + 0.5 * (D(fake) ** 2).mean()",
+                  "wgan-gp": (  # the critic's loss: E f(G(z)) - E f(x) + lambda (||grad f(x_hat)|| - 1)^2
+                      "D(fake).mean() - D(real).mean()\n"
+                      "        eps = torch.rand(len(real), 1)                # interpolates x_hat\n"
+                      "        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)\n"
+                      "        grad, = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)\n"
+                      f"        d_loss = d_loss + {c.gp_weight:g} * ((grad.norm(dim=1) - 1) ** 2).mean()"
+                      "   # gradient penalty")}.get(
             c.loss, "F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()   # -log D(x) - log(1 - D(G(z)))")
         g_loss = {"minimax": "-F.softplus(D(G(z))).mean()                # log(1 - D(G(z)))",
                   "non-saturating": "F.softplus(-D(G(z))).mean()                # -log D(G(z))",
-                  "least-squares": "0.5 * ((D(G(z)) - 1) ** 2).mean()"}[c.loss]
+                  "least-squares": "0.5 * ((D(G(z)) - 1) ** 2).mean()",
+                  "wgan-gp": "-D(G(z)).mean()                            # -E f(G(z))"}[c.loss]
         hidden = ", ".join([str(c.hidden)] * c.layers)
         return f"""import torch
 import torch.nn.functional as F
