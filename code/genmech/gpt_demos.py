@@ -9,7 +9,9 @@
   (the same GPT with each way of encoding positions, trained at the same budget),
   :func:`attention_seconds` (the cost of attention against the sequence length),
   :func:`generation_seconds` (generation with and without the key-value cache) and
-  :func:`loglog_figure` (time against length on log axes, with the fitted slope).
+  :func:`loglog_figure` (time against length on log axes, with the fitted slope);
+* section *Scaling and beyond*: :func:`non_embedding_parameters` and
+  :func:`scaling_points` (tiny GPTs of growing width, trained at one budget).
 
 The model and its data are in :mod:`genmech.gpt`; sampling in :mod:`genmech.sampling`.
 """
@@ -302,3 +304,24 @@ def loglog_figure(x, series: dict, title: str, xaxis: str, yaxis: str, alt: str,
     fig.update_layout(title=title, height=340, margin=dict(l=60, r=20, t=50, b=50),
                       legend=dict(orientation="h", y=-0.25), meta=dict(alt=alt))
     return fig
+
+
+# --------------------------------------------------------------------------- scaling
+def non_embedding_parameters(model: GPT) -> int:
+    """Parameters outside the token and position embeddings and the output layer: the
+    ``N`` of Kaplan et al. (2020), who found it predicts the loss better than the total."""
+    skip = {id(p) for m in (model.tok_emb, model.pos_emb, model.head) if m is not None for p in m.parameters()}
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+
+
+def scaling_points(data: dict, vocab_size: int, widths=(8, 16, 24, 32, 48, 64), steps: int = 250,
+                   n_layer: int = 2, n_head: int = 4, seed: int = 0) -> list[dict]:
+    """Train the default GPT at each width in ``widths`` (same depth, heads, data, batches and
+    steps, by :func:`train_variant`); return its width, parameters and validation loss."""
+    points = []
+    for width in widths:
+        config = GPTConfig(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=int(width))
+        model, loss = train_variant(config, data, steps, seed)
+        points.append(dict(width=int(width), params=non_embedding_parameters(model),
+                           total=sum(p.numel() for p in model.parameters()), loss=loss))
+    return points

@@ -162,3 +162,20 @@ def test_train_variant_learns_and_refuses_bad_steps():
     assert loss < math.log(len(vocab)) - 1.0          # well below a uniform guess
     with pytest.raises(ValueError, match="steps"):
         gpt_demos.train_variant(config, data, steps=0)
+
+
+def test_non_embedding_parameters_skip_both_ends_and_positions():
+    for kw in (dict(), dict(tie_weights=True), dict(position="rotary")):
+        model = tiny(**kw)
+        ends = 11 * 16 + (0 if model.head.weight is model.tok_emb.weight else 11 * 16) \
+            + (16 * 16 if model.pos_emb is not None else 0)
+        assert gpt_demos.non_embedding_parameters(model) == count_parameters(model) - ends
+    # the same blocks whatever the position scheme
+    assert len({gpt_demos.non_embedding_parameters(tiny(position=p)) for p in gpt.POSITIONS}) == 1
+
+
+def test_scaling_points_grow_and_learn():
+    vocab, data = gpt.prepare_corpus()
+    points = gpt_demos.scaling_points(data, len(vocab), widths=(8, 32), steps=40)
+    assert points[0]["params"] < points[1]["params"] < points[1]["total"]
+    assert all(p["loss"] < math.log(len(vocab)) for p in points)
