@@ -9,7 +9,9 @@
   learned, sinusoidal, rotary and no positions and with tied weights, after the page's 250
   steps and after 1,000 (does the ranking hold with four times the training?); the
   parameters tying saves; generation with and without the key-value cache; the fitted
-  log-log slopes of attention's and the feed-forward network's time, and their FLOPs.
+  log-log slopes of attention's and the feed-forward network's time, and their FLOPs;
+* section 9 (*Scaling and beyond*): the validation loss of six widths at 250 steps, their
+  non-embedding parameters and the fitted power-law exponent.
 
 Timings depend on the machine and on whatever else runs on it. On a busy machine the
 wall time overstates what an idle one needs; the CPU time per thread does not, so both
@@ -108,10 +110,14 @@ def modern(vocab, data):
     for name in ("attention", "feed-forward"):
         print(f"{name}: ms {[round(1e3 * t, 2) for t in att[name]]}, time slope "
               f"{gpt_demos.loglog_slope(T_list, att[name]):.2f}, FLOP slope {gpt_demos.loglog_slope(T_list, flops[name]):.2f}")
+    points = gpt_demos.scaling_points(data, len(vocab), steps=250)
+    print("section 9, width: N, valid loss: " + ", ".join(f"{p['width']}: {p['params']:,}, {p['loss']:.3f}" for p in points))
+    alpha = -gpt_demos.loglog_slope([p["params"] for p in points], [p["loss"] for p in points])
+    print(f"fitted exponent alpha = {alpha:.3f}")
 
 
 if __name__ == "__main__":
-    if os.environ.get("BENCH_SECTION") == "8":       # the section-8 figures alone
+    if os.environ.get("BENCH_SECTION") == "8":       # the figures of sections 8 and 9 alone
         modern(*gpt.prepare_corpus())
     else:
         main()
