@@ -4,7 +4,14 @@
   ``gpt.TARGET_LOSS`` (the chapter claims: within 90 s on 2 CPU cores), on 1 and 2 threads;
 * training speed in tokens per second (each step predicts batch x block_size tokens);
 * sampling speed in tokens per second (one token at a time, as in the book);
-* the test-loss ladder: bigram, MLP, transformer (after the 90 s run).
+* the test-loss ladder: bigram, MLP, transformer (after the 90 s run);
+* section 8 (*Inside a modern transformer*): the validation loss of the same GPT with
+  learned, sinusoidal, rotary and no positions and with tied weights, after the page's 250
+  steps and after 1,000 (does the ranking hold with four times the training?); the
+  parameters tying saves; generation with and without the key-value cache; the fitted
+  log-log slopes of attention's and the feed-forward network's time, and their FLOPs;
+* section 9 (*Scaling and beyond*): the validation loss of six widths at 250 steps, their
+  non-embedding parameters and the fitted power-law exponent.
 
 Timings depend on the machine and on whatever else runs on it. On a busy machine the
 wall time overstates what an idle one needs; the CPU time per thread does not, so both
@@ -19,7 +26,8 @@ import time
 import torch
 
 import genmech
-from genmech import gpt, lm, sampling
+from genmech import gpt, gpt_demos, lm, sampling
+from genmech.nets import count_parameters
 
 BUDGET = 90.0
 
@@ -79,5 +87,38 @@ def main():
           f"transformer after the timed 1-thread run {model.loss_on(data['test']):.3f}")
 
 
+def modern(vocab, data):
+    """The figures of section 8, as the page measures them (and positions after 1,000 steps)."""
+    torch.set_num_threads(1)
+    for steps in (250, 1000):
+        start = time.perf_counter()
+        runs = gpt_demos.compare_positions(data, len(vocab), steps=steps)
+        losses = ", ".join(f"{name} {loss:.3f}" for name, (_, loss) in runs.items())
+        print(f"section 8, valid loss after {steps} steps: {losses} ({time.perf_counter() - start:.0f} s)",
+              flush=True)
+    saved = count_parameters(runs["learned"][0]) - count_parameters(runs["learned, tied"][0])
+    print(f"tying saves {saved:,} of {count_parameters(runs['learned'][0]):,} parameters")
+    torch.manual_seed(0)
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=len(vocab), block_size=256))
+    lengths = [32, 64, 128, 255]
+    times = gpt_demos.generation_seconds(model, lengths, repeats=3)
+    print("generation seconds (n: without / with cache, speed-up): " + ", ".join(
+        f"{n}: {a:.3f} / {b:.3f}, {a / b:.1f}x" for n, a, b in zip(lengths, times["without cache"], times["with cache"])))
+    T_list = [64, 128, 256, 512, 1024]
+    att = gpt_demos.attention_seconds(T_list, d_model=128, repeats=5)
+    flops = gpt_demos.block_flops(T_list, d_model=128)
+    for name in ("attention", "feed-forward"):
+        print(f"{name}: ms {[round(1e3 * t, 2) for t in att[name]]}, time slope "
+              f"{gpt_demos.loglog_slope(T_list, att[name]):.2f}, FLOP slope {gpt_demos.loglog_slope(T_list, flops[name]):.2f}")
+    points = gpt_demos.scaling_points(data, len(vocab), steps=250)
+    print("section 9, width: N, valid loss: " + ", ".join(f"{p['width']}: {p['params']:,}, {p['loss']:.3f}" for p in points))
+    alpha = -gpt_demos.loglog_slope([p["params"] for p in points], [p["loss"] for p in points])
+    print(f"fitted exponent alpha = {alpha:.3f}")
+
+
 if __name__ == "__main__":
-    main()
+    if os.environ.get("BENCH_SECTION") == "8":       # the figures of sections 8 and 9 alone
+        modern(*gpt.prepare_corpus())
+    else:
+        main()
+        modern(*gpt.prepare_corpus())

@@ -4,13 +4,21 @@
 * :class:`ReverseDemo`: a one-block GPT learns to reverse a sequence of digits, and its
   attention map shows where it looks;
 * :class:`GPTDemo`: a GPT trained on the book's corpus, with its loss, a sample from a
-  fixed prompt and an attention map drawn as it learns.
+  fixed prompt and an attention map drawn as it learns;
+* the measurements of section *Inside a modern transformer*: :func:`compare_positions`
+  (the same GPT with each way of encoding positions, trained at the same budget),
+  :func:`attention_seconds` (the cost of attention against the sequence length),
+  :func:`generation_seconds` (generation with and without the key-value cache) and
+  :func:`loglog_figure` (time against length on log axes, with the fitted slope);
+* section *Scaling and beyond*: :func:`non_embedding_parameters` and
+  :func:`scaling_points` (tiny GPTs of growing width, trained at one budget).
 
 The model and its data are in :mod:`genmech.gpt`; sampling in :mod:`genmech.sampling`.
 """
 from __future__ import annotations
 
 import html
+import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,11 +26,14 @@ import torch
 from plotly.subplots import make_subplots
 
 from . import device as default_device
-from .gpt import GPT, GPTConfig, prepare_corpus, reverse_accuracy, reverse_batch
+from .attention import attend
+from .gpt import (GPT, FeedForward, GPTConfig, generate_cached, prepare_corpus, reverse_accuracy,
+                  reverse_batch)
 from .live import Demo, Slider
-from .lm import random_batch
+from .lm import random_batch, train_lm
 from .nets import set_learning_rate
 from .plotting import COLORS
+from .probability import loglog_slope  # noqa: F401  (the fitted slope of a log-log figure)
 from .sampling import generate
 
 
@@ -184,3 +195,133 @@ class GPTDemo(Demo):
 
     def frame(self):
         return [dict(text=[self._text()]), dict(z=self.attention())]
+
+
+# --------------------------------------------------------------------------- inside a modern transformer
+def train_variant(config: GPTConfig, data: dict, steps: int, seed: int = 0, batch_size: int = 32,
+                  lr: float = 3e-3, valid_tokens: int = 8192) -> tuple[GPT, float]:
+    """Train a GPT of ``config`` for ``steps`` steps on ``data["train"]``; return it and its
+    loss on the first ``valid_tokens`` characters of ``data["valid"]``.
+
+    The seed fixes both the initial weights and the batches, so that two configurations
+    trained with the same seed see exactly the same text in the same order.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    torch.manual_seed(seed)
+    model = GPT(config)
+    train_lm(model, data["train"], steps, context=config.block_size, batch_size=batch_size,
+             lr=lr, seed=seed)
+    return model, model.loss_on(data["valid"][:valid_tokens])
+
+
+def compare_positions(data: dict, vocab_size: int, steps: int = 300, seed: int = 0,
+                      variants: dict | None = None) -> dict[str, tuple[GPT, float]]:
+    """The default GPT with each of :data:`genmech.gpt.POSITIONS`, and with learned positions
+    and tied weights, each trained by :func:`train_variant` with the same seed and budget."""
+    if variants is None:
+        variants = {name: dict(position=name) for name in ("learned", "sinusoidal", "rotary", "none")}
+        variants["learned, tied"] = dict(position="learned", tie_weights=True)
+    return {name: train_variant(GPTConfig(vocab_size=vocab_size, **options), data, steps, seed)
+            for name, options in variants.items()}
+
+
+def seconds(fn, repeats: int = 3) -> float:
+    """The shortest wall time of ``repeats`` calls of ``fn()``: the least disturbed run."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@torch.no_grad()
+def attention_seconds(lengths, d_model: int = 128, n_head: int = 4, repeats: int = 3,
+                      seed: int = 0) -> dict[str, list[float]]:
+    """For each sequence length ``T`` in ``lengths``, the seconds of the two halves of a block
+    on one sequence: causal :func:`~genmech.attention.attend` over ``n_head`` heads (the
+    ``T x T`` scores and the weighted sum of values) and the feed-forward network of width
+    ``d_model``. :func:`block_flops` counts their arithmetic."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    mlp = FeedForward(GPTConfig(n_embd=d_model, n_head=n_head))
+    times = {"attention": [], "feed-forward": []}
+    for T in lengths:
+        q, k, v = torch.randn(3, 1, n_head, int(T), d_model // n_head, generator=gen)
+        x = torch.randn(1, int(T), d_model, generator=gen)
+        times["attention"].append(seconds(lambda: attend(q, k, v, causal=True), repeats))
+        times["feed-forward"].append(seconds(lambda: mlp(x), repeats))
+    return times
+
+
+@torch.no_grad()
+def block_flops(lengths, d_model: int = 128, n_head: int = 4) -> dict[str, list[int]]:
+    """The floating-point operations of the same two halves as :func:`attention_seconds`,
+    counted by PyTorch (``torch.utils.flop_counter``, matrix products only): ``4 T^2 d_model``
+    for attention, ``16 T d_model^2`` for the feed-forward network."""
+    from torch.utils.flop_counter import FlopCounterMode
+    mlp = FeedForward(GPTConfig(n_embd=d_model, n_head=n_head))
+    flops = {"attention": [], "feed-forward": []}
+    for T in lengths:
+        q = k = v = torch.zeros(1, n_head, int(T), d_model // n_head)
+        for name, fn in (("attention", lambda: attend(q, k, v, causal=True)),
+                         ("feed-forward", lambda: mlp(torch.zeros(1, int(T), d_model)))):
+            with FlopCounterMode(display=False) as counter:
+                fn()
+            flops[name].append(int(counter.get_total_flops()))
+    return flops
+
+
+def generation_seconds(model: GPT, lengths, repeats: int = 1, seed: int = 0) -> dict[str, list[float]]:
+    """Seconds to generate ``n`` tokens after a one-token prompt, for each ``n`` in
+    ``lengths``, without the cache (:func:`genmech.sampling.generate`, which re-reads the
+    whole text at every step) and with it (:func:`genmech.gpt.generate_cached`)."""
+    prompt = torch.zeros(1, dtype=torch.long)
+    times = {"without cache": [], "with cache": []}
+    for n in lengths:
+        times["without cache"].append(seconds(lambda: generate(model, prompt, int(n), seed=seed), repeats))
+        times["with cache"].append(seconds(lambda: generate_cached(model, prompt, int(n), seed=seed), repeats))
+    return times
+
+
+def loglog_figure(x, series: dict, title: str, xaxis: str, yaxis: str, alt: str,
+                  reference: float | None = None) -> go.Figure:
+    """Curves of ``series`` against ``x`` on log-log axes; ``reference`` adds a dotted line of
+    that slope through the first curve's last point, for the eye."""
+    fig = go.Figure()
+    for i, (name, y) in enumerate(series.items()):
+        fig.add_scatter(x=list(x), y=[float(v) for v in y], mode="lines+markers", name=name,
+                        line=dict(color=COLORS[(0, 2, 4, 5)[i % 4]], width=2))
+    if reference is not None:
+        first = [float(v) for v in next(iter(series.values()))]
+        xs = np.asarray(x, float)
+        ref = first[-1] * (xs / xs[-1]) ** reference
+        fig.add_scatter(x=list(xs), y=list(ref), mode="lines", name=f"slope {reference:g}",
+                        line=dict(color=COLORS[7], width=1, dash="dot"))
+    fig.update_xaxes(type="log", title_text=xaxis)
+    fig.update_yaxes(type="log", title_text=yaxis)
+    fig.update_layout(title=title, height=340, margin=dict(l=60, r=20, t=50, b=50),
+                      legend=dict(orientation="h", y=-0.25), meta=dict(alt=alt))
+    return fig
+
+
+# --------------------------------------------------------------------------- scaling
+def non_embedding_parameters(model: GPT) -> int:
+    """Parameters outside the token and position embeddings and the output layer: the
+    ``N`` of Kaplan et al. (2020), who found it predicts the loss better than the total."""
+    skip = {id(p) for m in (model.tok_emb, model.pos_emb, model.head) if m is not None for p in m.parameters()}
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+
+
+def scaling_points(data: dict, vocab_size: int, widths=(8, 16, 24, 32, 48, 64), steps: int = 250,
+                   n_layer: int = 2, n_head: int = 4, seed: int = 0) -> list[dict]:
+    """Train the default GPT at each width in ``widths`` (same depth, heads, data, batches and
+    steps, by :func:`train_variant`); return its width, parameters and validation loss."""
+    points = []
+    for width in widths:
+        config = GPTConfig(vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=int(width))
+        model, loss = train_variant(config, data, steps, seed)
+        points.append(dict(width=int(width), params=non_embedding_parameters(model),
+                           total=sum(p.numel() for p in model.parameters()), loss=loss))
+    return points
