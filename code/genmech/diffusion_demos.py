@@ -26,7 +26,7 @@ from . import diffusion as D
 from . import digits as gdigits
 from .digits_demos import image_grid
 from .gan import histogram_js, mode_coverage
-from .gan_demos import _points as checked_points      # the GAN lab's check of a reader's points
+from .gan_demos import checked_points      # the GAN lab's check of a reader's points
 from .live import Choice, Demo, Slider, animate
 from .nets import decision_grid
 from .plotting import COLORS, compact

@@ -46,7 +46,9 @@ EVAL_EVERY = 25       # steps between measurements of JS and modes covered
 MIN_POINTS = 8   # fewer than this is not a distribution a GAN can be shown learning
 
 
-def _points(points) -> torch.Tensor:
+def checked_points(points) -> torch.Tensor:
+    """A reader's own 2D points as an (n, 2) float tensor, or a ValueError saying what is wrong
+    with them (shared by the GAN lab and the diffusion lab)."""
     p = np.asarray(points, dtype=np.float32)
     if p.ndim != 2 or p.shape[1] != 2 or len(p) < MIN_POINTS:
         raise ValueError(f"your points must be an array of shape (n, 2) with n >= {MIN_POINTS}, "
@@ -106,7 +108,7 @@ class GANLab(Demo):
     # divergence (see check): a loss 20 times its first value under the current loss
 
     def __init__(self, points=None, seed: int = 0, **hp):
-        self.points = None if points is None else _points(points)
+        self.points = None if points is None else checked_points(points)
         if self.points is not None:
             hp.setdefault("dataset", "yours")
         super().__init__(seed=seed, **hp)
