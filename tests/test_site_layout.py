@@ -144,3 +144,30 @@ def test_a_first_visit_transfers_at_most_5_mb(browser):
     finally:
         server.shutdown()
     assert max(totals.values()) <= 5_000_000, {k: f"{v / 1e6:.2f} MB" for k, v in totals.items()}
+
+
+def test_search_results_quote_the_page_not_its_buttons(browser):
+    """Issue 16: a search result's snippet is taken from the article, not from the header
+    buttons above it (snippets used to begin "....pdf" or "...Binder")."""
+    import sys
+    from pathlib import Path
+
+    from browser import SITE
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_site
+
+    server = bench_site.serve(SITE)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search.html?q=gradient")
+        page.wait_for_function("document.querySelectorAll('#search-results li p.context').length >= 5",
+                               timeout=60000)
+        snippets = page.evaluate(
+            "Array.from(document.querySelectorAll('#search-results li p.context')).map(p => p.innerText)")
+    finally:
+        page.close()
+        server.shutdown()
+    assert len(snippets) >= 5
+    for text in snippets:
+        assert ".pdf" not in text and "Binder" not in text[:40], text[:120]

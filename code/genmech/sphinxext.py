@@ -193,6 +193,22 @@ SITE_JS = """
 window.addEventListener('unhandledrejection', function (event) {
   if (event.reason === undefined || event.reason === null) { event.preventDefault(); }
 });
+// Search results: Sphinx takes a result's snippet from the page's whole main area, which
+// in this theme begins with the header buttons (".pdf", "Binder", "Contents"). Take it
+// from the article alone.
+document.addEventListener('DOMContentLoaded', function () {
+  // searchtools.js declares `const Search`: a global name, not a property of window
+  if (typeof Search === 'undefined' || !Search.htmlToText) return;
+  var original = Search.htmlToText;
+  Search.htmlToText = function (htmlString, anchor) {
+    var doc = new DOMParser().parseFromString(htmlString, 'text/html');
+    var article = doc.querySelector('article.bd-article');
+    if (!article) return original(htmlString, anchor);
+    article.querySelectorAll('.headerlink, script, style').forEach(function (e) { e.remove(); });
+    var part = anchor ? article.querySelector(anchor) : null;
+    return (part || article).textContent;
+  };
+});
 // On a narrow screen, smaller titles and labels, so that subplot titles do not run into
 // each other and titles are not cut at the right edge.
 (function () {
