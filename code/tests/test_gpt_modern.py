@@ -179,3 +179,23 @@ def test_scaling_points_grow_and_learn():
     points = gpt_demos.scaling_points(data, len(vocab), widths=(8, 32), steps=40)
     assert points[0]["params"] < points[1]["params"] < points[1]["total"]
     assert all(p["loss"] < math.log(len(vocab)) for p in points)
+
+
+def test_a_block_subclass_written_before_the_cache_still_runs():
+    """transformers/05's exercise subclasses Block with ``forward(self, x)``; the model must
+    call it without the cache argument when it generates without a cache."""
+    import torch
+
+    from genmech import gpt
+
+    class NoResidualBlock(gpt.Block):
+        def forward(self, x):
+            x = self.attn(self.ln_1(x))
+            return x + self.mlp(self.ln_2(x))
+
+    torch.manual_seed(0)
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_embd=16, n_head=2))
+    before = model(torch.zeros(1, 8, dtype=torch.long))[0]
+    model.blocks[0].__class__ = NoResidualBlock
+    after = model(torch.zeros(1, 8, dtype=torch.long))[0]
+    assert after.shape == before.shape and not torch.allclose(after, before)
