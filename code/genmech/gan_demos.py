@@ -405,6 +405,7 @@ class DigitsDCGAN(DigitsGAN):
         Slider("noise_dim", 2, 64, 16, integer=True, label="noise dimension", restart=True),
         Slider("channels", 16, 256, 64, integer=True, step=16, label="generator channels", restart=True),
     )
+    blowup = {"d_loss": 20.0, "g_loss": 20.0}   # as DigitsGAN: one network has won outright
 
     def build(self):
         X, _, _, _ = gdigits.load()
