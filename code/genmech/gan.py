@@ -18,6 +18,9 @@ The chapter *Generative adversarial networks* reads this module. It holds
 * :class:`GANConfig` and :class:`GAN`: a generator and a discriminator (multilayer
   perceptrons, :func:`genmech.nets.mlp`) with their alternating updates; :func:`train_gan`
   and :func:`gradients_against_a_training_discriminator`, the experiments of section 3;
+* :func:`dcgan_generator` and :func:`dcgan_discriminator`: convolutional networks for the
+  8 x 8 digits after the DCGAN rules of Radford, Metz & Chintala (2016), which :class:`GAN`
+  trains when passed as ``G`` and ``D``; :func:`count_parameters`;
 * :func:`dirac_gan`, the one-parameter GAN of Mescheder et al. (2018) that shows why
   gradient play oscillates.
 
@@ -302,12 +305,16 @@ class GAN:
     """
 
     def __init__(self, real: torch.Tensor, cfg: GANConfig, out_activation: str | None = None,
-                 d_activation: str = "leaky_relu"):
+                 d_activation: str = "leaky_relu", G: nn.Module | None = None,
+                 D: nn.Module | None = None):
         _check_loss(cfg.loss)
         self.real, self.cfg = real, cfg
         dim = real.shape[1]
-        self.G = mlp([cfg.noise_dim] + [cfg.hidden] * cfg.layers + [dim], "relu", out_activation)
-        self.D = mlp([dim] + [cfg.hidden] * cfg.layers + [1], d_activation)
+        # G and D default to multilayer perceptrons; pass your own networks (e.g. the
+        # convolutional ones of dcgan_generator / dcgan_discriminator) to train them the same way
+        self.G = G if G is not None else mlp([cfg.noise_dim] + [cfg.hidden] * cfg.layers + [dim],
+                                             "relu", out_activation)
+        self.D = D if D is not None else mlp([dim] + [cfg.hidden] * cfg.layers + [1], d_activation)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.d_loss = self.g_loss = float("nan")
@@ -474,3 +481,63 @@ def dirac_gan(steps: int = 200, lr: float = 0.1, simultaneous: bool = False,
         path.append((theta.item(), psi.item()))
     return np.array(path)
 
+
+
+# --------------------------------------------------------------------------- convolutional (DCGAN)
+def _check_width(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+
+
+def dcgan_generator(noise_dim: int = 16, channels: int = 64) -> nn.Sequential:
+    """A DCGAN-style generator for 8 x 8 images (Radford, Metz & Chintala, 2016).
+
+    ``z`` (n, noise_dim) -> Linear -> a (channels, 2, 2) map -> transposed convolution
+    (kernel 4, stride 2, padding 1) to (channels/2, 4, 4) -> the same to (1, 8, 8) -> sigmoid,
+    with batch norm and ReLU after every layer but the last. A transposed convolution with
+    kernel k, stride s and padding p maps a side n to ``(n - 1) s - 2p + k``: 2 -> 4 -> 8.
+    The output is flattened to (n, 64), pixels in [0, 1], like :func:`genmech.digits.load`.
+    """
+    _check_width("noise_dim", noise_dim)
+    _check_width("channels", channels)
+    if channels < 2:
+        raise ValueError(f"channels must be at least 2 (the second layer has channels // 2), got {channels}")
+    half = channels // 2
+    return nn.Sequential(
+        nn.Linear(noise_dim, channels * 2 * 2),
+        nn.Unflatten(1, (channels, 2, 2)),                                          # (n, C, 2, 2)
+        nn.BatchNorm2d(channels), nn.ReLU(),
+        nn.ConvTranspose2d(channels, half, kernel_size=4, stride=2, padding=1),    # (n, C/2, 4, 4)
+        nn.BatchNorm2d(half), nn.ReLU(),
+        nn.ConvTranspose2d(half, 1, kernel_size=4, stride=2, padding=1),           # (n, 1, 8, 8)
+        nn.Sigmoid(),
+        nn.Flatten(),                                                               # (n, 64)
+    )
+
+
+def dcgan_discriminator(channels: int = 32, slope: float = 0.2) -> nn.Sequential:
+    """A DCGAN-style discriminator for 8 x 8 images: strided convolutions, no pooling.
+
+    (n, 64) -> (n, 1, 8, 8) -> conv (kernel 4, stride 2, padding 1) to (channels, 4, 4) ->
+    the same to (2 channels, 2, 2) -> Linear -> one logit, with leaky ReLU (negative slope
+    ``slope``, 0.2 in the paper) after each convolution. A convolution maps a side n to
+    ``floor((n + 2p - k) / s) + 1``: 8 -> 4 -> 2. The stride, not a pooling layer, halves
+    the image. No batch norm, so that each image is scored alone.
+    """
+    _check_width("channels", channels)
+    if not 0 <= slope < 1:
+        raise ValueError(f"the leaky ReLU's slope must be in [0, 1), got {slope!r}")
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),                                                 # (n, 1, 8, 8)
+        nn.Conv2d(1, channels, kernel_size=4, stride=2, padding=1),                # (n, C, 4, 4)
+        nn.LeakyReLU(slope),
+        nn.Conv2d(channels, 2 * channels, kernel_size=4, stride=2, padding=1),     # (n, 2C, 2, 2)
+        nn.LeakyReLU(slope),
+        nn.Flatten(),
+        nn.Linear(2 * channels * 2 * 2, 1),                                        # (n, 1) logit
+    )
+
+
+def count_parameters(net: nn.Module) -> int:
+    """The number of trainable numbers in ``net`` (weights and biases)."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -5,7 +5,9 @@
   gradient as arrows and its manifold; besides the framework's controls it adds Step D
   and Step G (:meth:`GANLab.actions`), slow motion (:meth:`GANLab.substeps`) and "Show
   code" (:meth:`GANLab.code`);
-* :class:`DigitsGAN`, a fully connected GAN that draws scikit-learn's 8 x 8 digits.
+* :class:`DigitsGAN`, a fully connected GAN that draws scikit-learn's 8 x 8 digits, and
+  :class:`DigitsDCGAN`, the same with the convolutional networks of
+  :func:`genmech.gan.dcgan_generator` and :func:`genmech.gan.dcgan_discriminator`.
 
 The losses, the model and the measurements they draw are in :mod:`genmech.gan`.
 """
@@ -21,7 +23,8 @@ from plotly.subplots import make_subplots
 from . import data as gdata
 from . import digits as gdigits
 from .digits_demos import image_grid
-from .gan import GAN, LOSSES, GANConfig, histogram_js, mode_coverage
+from .gan import (GAN, LOSSES, GANConfig, dcgan_discriminator, dcgan_generator, histogram_js,
+                  mode_coverage)
 from .live import BLOWUP, Choice, Demo, Slider
 from .nets import decision_grid
 from .plotting import COLORS, compact
@@ -385,3 +388,31 @@ class DigitsGAN(Demo):
         """Digits along the straight line from noise ``z0`` to ``z1``: (n, 64)."""
         t = torch.linspace(0, 1, n)[:, None]
         return self.gan.sample(n, (1 - t) * z0 + t * z1)
+
+
+class DigitsDCGAN(DigitsGAN):
+    """:class:`DigitsGAN` with convolutional networks (DCGAN, Radford et al., 2016).
+
+    Same data, loss, optimiser, batch and figure; only the two networks differ: the
+    generator upsamples a (channels, 2, 2) map by transposed convolutions, the discriminator
+    downsamples by strided convolutions (:func:`genmech.gan.dcgan_generator`,
+    :func:`genmech.gan.dcgan_discriminator`, with half as many channels).
+    """
+
+    title = "A convolutional GAN (DCGAN) drawing digits"
+    params = (
+        Slider("lr", 1e-4, 1e-2, 2e-3, log=True, label="learning rate (D and G)"),
+        Slider("noise_dim", 2, 64, 16, integer=True, label="noise dimension", restart=True),
+        Slider("channels", 16, 256, 64, integer=True, step=16, label="generator channels", restart=True),
+    )
+    blowup = {"d_loss": 20.0, "g_loss": 20.0}   # as DigitsGAN: one network has won outright
+
+    def build(self):
+        X, _, _, _ = gdigits.load()
+        self.cfg = GANConfig(dataset="digits", loss="non-saturating", lr_d=self.hp["lr"],
+                             lr_g=self.hp["lr"], noise_dim=self.hp["noise_dim"], batch=64)
+        channels = int(self.hp["channels"])
+        self.gan = GAN(X, self.cfg, G=dcgan_generator(self.cfg.noise_dim, channels),
+                       D=dcgan_discriminator(max(channels // 2, 1)))
+        g = torch.Generator().manual_seed(self.seed + 1)
+        self.z_fixed = torch.rand(self.SHOWN, self.cfg.noise_dim, generator=g) * 2 - 1
