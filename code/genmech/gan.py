@@ -20,7 +20,7 @@ The chapter *Generative adversarial networks* reads this module. It holds
   and :func:`gradients_against_a_training_discriminator`, the experiments of section 3;
 * :func:`dcgan_generator` and :func:`dcgan_discriminator`: convolutional networks for the
   8 x 8 digits after the DCGAN rules of Radford, Metz & Chintala (2016), which :class:`GAN`
-  trains when passed as ``G`` and ``D``; :func:`count_parameters`;
+  trains when passed as ``G`` and ``D`` (their sizes: :func:`genmech.nets.count_parameters`);
 * :func:`dirac_gan`, the one-parameter GAN of Mescheder et al. (2018) that shows why
   gradient play oscillates.
 
@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nets import mlp, set_learning_rate
+from .nets import count_parameters, mlp, set_learning_rate  # count_parameters: shared, re-exported
 
 LOSSES = ("minimax", "non-saturating", "least-squares", "wgan-gp")
 
@@ -538,6 +538,3 @@ def dcgan_discriminator(channels: int = 32, slope: float = 0.2) -> nn.Sequential
     )
 
 
-def count_parameters(net: nn.Module) -> int:
-    """The number of trainable numbers in ``net`` (weights and biases)."""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
