@@ -1,4 +1,5 @@
 """The install a reader runs: one readable input, one lock, Binder's file derived from it."""
+import os
 import pathlib
 import re
 import subprocess
@@ -29,12 +30,15 @@ def test_every_direct_dependency_is_in_the_lock_and_the_lock_is_pinned():
 
 def test_linux_takes_the_cpu_build_of_pytorch():
     """On Linux `make env` installs torch with PyTorch's CPU index; on macOS it does not."""
-    out = subprocess.run(["make", "-n", "--always-make", "env", "-f", "Makefile"], cwd=ROOT,
+    # the Makefile's own default: not a variable set on the command line of a make that runs
+    # this test (make passes it down through MAKEFLAGS)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TORCH_INDEX")}
+    out = subprocess.run(["make", "-n", "--always-make", "env", "-f", "Makefile"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout
     torch_line = next(l for l in out.splitlines() if '"torch==' in l)
     if sys.platform.startswith("linux"):
         assert "--extra-index-url https://download.pytorch.org/whl/cpu" in torch_line
-    mac = subprocess.run(["make", "-n", "--always-make", "env", "TORCH_INDEX="], cwd=ROOT,
+    mac = subprocess.run(["make", "-n", "--always-make", "env", "TORCH_INDEX="], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout
     assert "download.pytorch.org" not in mac
     assert re.search(r'"torch==\d', torch_line)

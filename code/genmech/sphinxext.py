@@ -187,7 +187,7 @@ div.cell_output table, article table.table { display: block; max-width: 100%;
 @media (max-width: 640px) { .modebar-container { display: none !important; } }
 """
 
-SITE_JS = """
+SITE_JS = r"""
 // Plotly rejects the promise of an animation that Pause interrupts; its own buttons never
 // catch it, so every Pause logged an uncaught error. That rejection is expected: drop it.
 window.addEventListener('unhandledrejection', function (event) {
