@@ -78,11 +78,12 @@ test-notebooks: $(STAMP)
 	PYTHONPATH=tools OMP_NUM_THREADS=1 $(NBVAL) -p nbval_executed --save-executed _build/executed
 	env -u GENMECH_MODE OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default $(NBVAL)
 
-# Two workers, one test file each at a time: JupyterLab driving the live demos runs beside the
-# static site's browser tests (each worker has its own Chromium and, for the demos, its own
-# JupyterLab on a free port).
+# Two workers: one drives the live demos in JupyterLab (that file goes whole to one worker:
+# tests/conftest.py), the other takes the static site's browser tests one by one, and both
+# share what is left (each worker has its own Chromium). Chromium's page loads keep both
+# cores busy, so more workers would not be faster.
 test-site: $(STAMP)
-	$(PY) -m pytest tests -q -n 2 --dist loadfile
+	$(PY) -m pytest tests -q -n 2
 
 ## Every live demo driven by a random reader for longer than `make test` does (before a release).
 fuzz: $(STAMP)

@@ -1,4 +1,8 @@
-"""The built website, as a reader meets it: every page, every figure, every animation.
+"""The built website, as a reader meets it: every page is built, small, and complete.
+
+What the browser shows (every figure drawn, every formula typeset, every animation playing,
+at a phone's width and a desktop's) is checked in ``test_site_layout.py``, one visit per
+page and width.
 
 Run after `make book` (``make test`` does both).
 """
@@ -7,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from browser import ROOT, SITE, open_page
+from browser import ROOT, SITE
 
 MAX_PAGE_BYTES = 2_000_000
 
@@ -58,63 +62,12 @@ def test_page_is_built_small_and_loads_plotly_at_most_once(page):
     assert "application/vnd.jupyter.widget-state+json" not in text, "live widget state leaked"
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_page_renders_every_figure_and_formula_in_the_browser(browser, page):
-    report = open_page(browser, page)
-    try:
-        assert report.drawn == report.expected, f"{report.drawn}/{report.expected} figures drawn"
-        assert not [e for e in report.errors if "theme mode" not in e], report.errors
-        if "\\(" in html(page) or "\\[" in html(page):
-            report.page.wait_for_selector("mjx-container", state="attached", timeout=15000)
-    finally:
-        report.page.close()
-
-
 def animated_pages():
     return [p for p in PAGES if "Plotly.addFrames" in html(p)]
 
 
 def test_some_pages_carry_recorded_animations():
     assert animated_pages(), "no recorded training animation found on the site"
-
-
-@pytest.mark.parametrize("page", animated_pages())
-def test_recorded_animations_play(browser, page):
-    report = open_page(browser, page)
-    page_ = report.page
-    try:
-        n = page_.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div'))
-                               .filter(d => d._transitionData && d._transitionData._frames.length > 1).length""")
-        assert n >= 1
-        # Press a Play button, as a reader would, and watch the frames go by; an animation
-        # driven by a slider only is moved to its first frame, as dragging the slider does.
-        has_play = page_.evaluate("""() => {
-            const all = Array.from(document.querySelectorAll('.plotly-graph-div'))
-                .filter(d => d._transitionData && d._transitionData._frames.length > 1);
-            const playable = all.find(d => Array.from(d.querySelectorAll('.updatemenu-button'))
-                .some(b => b.textContent.includes('Play')));
-            const d = playable || all[0];
-            d.scrollIntoView(); window.__anim = d; window.__shown = [];
-            d.on('plotly_animatingframe', e => window.__shown.push(e.name));
-            window.__sig = () => JSON.stringify(window.__anim._fullData.map(
-                t => [Array.from(t.x || []), Array.from(t.y || []), t.z ? String(t.z) : null]));
-            window.__before = window.__sig();
-            if (playable) {
-                Array.from(d.querySelectorAll('.updatemenu-button'))
-                    .find(b => b.textContent.includes('Play'))
-                    .dispatchEvent(new MouseEvent('click', {bubbles: true}));
-            } else {
-                const frames = d._transitionData._frames;
-                const active = (d.layout.sliders && d.layout.sliders[0].active) || 0;
-                const target = active === 0 ? frames[frames.length - 1] : frames[0];
-                Plotly.animate(d, [target.name], {frame: {duration: 0, redraw: true}, mode: 'immediate'});
-            }
-            return !!playable; }""")
-        if has_play:
-            page_.wait_for_function("() => window.__shown.length >= 5", timeout=15000)
-        page_.wait_for_function("() => window.__sig() != window.__before", timeout=10000)
-    finally:
-        page_.close()
 
 
 def test_launch_buttons_open_jupyterlab_on_binder_on_main():
