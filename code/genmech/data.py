@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
 
 CLASSIFICATION = ("moons", "circles", "xor", "spirals")
 DENSITIES = ("ring", "grid", "moons", "spiral", "line")
@@ -47,9 +46,13 @@ def classification(name: str, n: int = 400, noise: float = 0.1, seed: int = 0):
     """A 2D two-class dataset by name (see :data:`CLASSIFICATION`); ``(X, y)`` numpy arrays."""
     _check(n, noise)
     if name == "moons":
+        from sklearn import datasets as skd       # imported on use: it takes a second
+
         X, y = skd.make_moons(n, noise=noise, random_state=seed)
         X = (X - [0.5, 0.25]) / [1.0, 0.5] * 0.9
     elif name == "circles":
+        from sklearn import datasets as skd
+
         X, y = skd.make_circles(n, noise=noise * 0.5, factor=0.5, random_state=seed)
     elif name == "xor":
         X, y = xor(n, noise, seed)
@@ -72,6 +75,8 @@ def density(name: str, n: int = 512, seed: int = 0, noise: float = 0.05) -> torc
         centers = mode_centers(name)
         X = centers[rng.integers(0, len(centers), n)] + rng.normal(0, noise, (n, 2))
     elif name == "moons":
+        from sklearn import datasets as skd
+
         X, _ = skd.make_moons(n, noise=noise, random_state=seed)
         X = (X - [0.5, 0.25]) * 1.5
     elif name == "spiral":

@@ -10,12 +10,14 @@ and which of the ten classes appear, with real test digits as the reference.
 """
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import pathlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 SIDE = 8          # images are SIDE x SIDE pixels
@@ -23,11 +25,27 @@ PIXELS = SIDE * SIDE
 
 
 @lru_cache(maxsize=1)
+def raw() -> tuple[np.ndarray, np.ndarray]:
+    """``(data, target)`` as ``sklearn.datasets.load_digits()`` gives them: pixel counts 0-16,
+    shape (1797, 64), and the classes 0-9.
+
+    Read from the file inside the installed scikit-learn, which is located, not imported
+    (importing it takes a second, in every notebook that uses the digits); a unit test
+    checks that the arrays equal ``load_digits()``'s."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("the digits ship with scikit-learn: install scikit-learn")
+    path = pathlib.Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        table = np.loadtxt(f, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int)
+
+
 def load(seed: int = 0, test_fraction: float = 0.2):
     """``(X_train, y_train, X_test, y_test)``: images as float tensors in [0, 1], shape (n, 64)."""
-    d = load_digits()
-    X = torch.tensor(d.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(d.target, dtype=torch.int64)
+    data, target = raw()
+    X = torch.tensor(data / 16.0, dtype=torch.float32)
+    y = torch.tensor(target, dtype=torch.int64)
     idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
     k = int(len(X) * (1 - test_fraction))
     return X[idx[:k]], y[idx[:k]], X[idx[k:]], y[idx[k:]]
