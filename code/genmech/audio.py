@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nets import fit
+
 CLASSES = 256     # 8-bit μ-law codes
 MU = CLASSES - 1
 
@@ -157,16 +159,12 @@ def train_wavenet(codes: torch.Tensor, steps: int = 400, length: int = 512, batc
     model = WaveNet(**model_kw)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(steps):
+
+    def batch_loss():
         w = random_windows(codes, length, batch, gen)
-        logits = model(w[:, :-1])
-        loss = F.cross_entropy(logits, w[:, 1:])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model.eval(), losses
+        return F.cross_entropy(model(w[:, :-1]), w[:, 1:])
+
+    return model.eval(), fit(opt, batch_loss, steps)
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import digits
-from .nets import mlp
+from .nets import fit, mlp
 from .vae import Config, bernoulli_nll, check_images, diagonal_gaussian_kl, reparameterize, shuffled_batches
 
 CLASSES = 10
@@ -80,15 +80,12 @@ def train_cvae(cfg: Config | None = None, steps: int = 3000, data=None):
     model = ConditionalVAE(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     batches = shuffled_batches(len(X), cfg.batch, torch.Generator().manual_seed(cfg.seed))
-    losses = []
-    for _ in range(steps):
+
+    def batch_loss():
         b = next(batches)
-        loss = model.loss(X[b], y[b], cfg.beta).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model.eval(), losses
+        return model.loss(X[b], y[b], cfg.beta).mean()
+
+    return model.eval(), fit(opt, batch_loss, steps)
 
 
 @torch.no_grad()

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from . import diffusion as D
 from . import digits, quality, vae
+from .nets import fit
 from .gan import GAN, GANConfig
 from .gpt import GPT, GPTConfig
 
@@ -76,15 +77,12 @@ def train_pixel_gpt(tokens: torch.Tensor, steps: int = 300, batch: int = 64, lr:
     torch.manual_seed(seed)
     model = GPT(pixel_gpt_config())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    losses = []
-    for _ in range(steps):
+
+    def batch_loss():
         x, y = shifted(tokens[torch.randint(len(tokens), (batch,))])
-        _, loss = model(x, y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model.eval(), losses
+        return model(x, y)[1]
+
+    return model.eval(), fit(opt, batch_loss, steps)
 
 
 @torch.no_grad()

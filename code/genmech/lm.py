@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .nets import fit
+
 
 # --------------------------------------------------------------------------- the corpus
 # The scikit-learn modules whose public classes' docstrings make the corpus.
@@ -228,20 +230,17 @@ def train_lm(model: nn.Module, data: torch.Tensor, steps: int, *, context: int,
     gen = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    losses, start = [], time.perf_counter()
-    for step in range(steps):
+    start = time.perf_counter()
+
+    def batch_loss():
         x, y = random_batch(data, context, batch_size, gen)
-        x, y = x.to(device), y.to(device)
-        loss = lm_loss(model, x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        if on_step is not None and on_step(step, losses[-1]):
-            break                                          # the callback asked to stop
-        if seconds is not None and time.perf_counter() - start > seconds:
-            break
-    return losses
+        return lm_loss(model, x.to(device), y.to(device))
+
+    def stop(step, loss):                       # the callback asked to stop, or time is up
+        return ((on_step is not None and on_step(step, loss))
+                or (seconds is not None and time.perf_counter() - start > seconds))
+
+    return fit(opt, batch_loss, steps, on_step=stop)
 
 
 def lm_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -121,6 +121,24 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0):
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
+def fit(opt: torch.optim.Optimizer, batch_loss, steps: int, on_step=None) -> list[float]:
+    """The book's training loop: ``steps`` times, the loss of a fresh batch (``batch_loss()``,
+    a scalar tensor), its gradient by backpropagation, one step of ``opt``. Returns the loss
+    of each step. Stops early when ``on_step(step, loss)`` returns True."""
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+    losses = []
+    for step in range(steps):
+        loss = batch_loss()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if on_step is not None and on_step(step, losses[-1]):
+            break
+    return losses
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     """The fraction of points on the right side of the boundary ``logit = 0``."""
     return ((logits > 0).float() == y).float().mean().item()

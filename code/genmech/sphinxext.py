@@ -269,20 +269,35 @@ document.addEventListener('DOMContentLoaded', function () {
       }
     });
     // a legend standing to the right of the plot takes a third of a phone's width: lay it
-    // out in a row above the plot instead (not on recorded runs, whose controls are below)
-    var legend = gd._fullLayout && gd._fullLayout.legend;
-    if (legend && gd._fullLayout.showlegend && legend.orientation === 'v' && legend.x >= 1
-        && !(gd.layout.updatemenus || []).length) {
-      update['legend.orientation'] = 'h';
+    // out in rows at the foot of the figure instead (below a recorded run's Play button and
+    // slider), its entries in reading order; `legendRoom` then gives it the height it takes
+    var legend = gd._fullLayout && gd._fullLayout.legend, legendMoved = false;
+    if (legend && gd._fullLayout.showlegend && legend.orientation === 'v' && legend.x >= 1) {
+      update['legend.orientation'] = 'h'; update['legend.traceorder'] = 'normal';
       update['legend.x'] = 0; update['legend.xanchor'] = 'left';
       update['legend.yref'] = 'container'; update['legend.y'] = 0;
       update['legend.yanchor'] = 'bottom';
       update['margin.r'] = 20;
       update['margin.b'] = ((gd._fullLayout.margin && gd._fullLayout.margin.b) || 60) + 36;
-      extra += 36;
+      extra += 36; legendMoved = true;
     }
     if (extra) grow(gd, extra, update);
-    window.Plotly.relayout(gd, update).then(function () { separate(gd); clearTitle(gd); });
+    window.Plotly.relayout(gd, update).then(function () {
+      if (legendMoved) legendRoom(gd, 36);
+      separate(gd); clearTitle(gd);
+    });
+  }
+  // a legend moved to the foot of the figure that needs more rows than the `given` pixels:
+  // the bottom margin and the figure grow by the difference
+  function legendRoom(gd, given) {
+    var box = gd.querySelector('.legend');
+    if (!box) return;
+    var need = Math.ceil(box.getBoundingClientRect().height) + 8 - given;
+    if (need <= 0) return;
+    var update = {};
+    update['margin.b'] = ((gd._fullLayout.margin && gd._fullLayout.margin.b) || 60) + need;
+    grow(gd, need, update);
+    return window.Plotly.relayout(gd, update);
   }
   // a figure that needs more room grows by `extra` pixels (to_html fixes the box's height)
   function grow(gd, extra, update) {

@@ -253,3 +253,52 @@ def test_gradient_descent_is_torchs_sgd_and_lowers_the_loss():
 def test_gradient_descent_refuses_a_bad_learning_rate():
     with pytest.raises(ValueError, match="lr"):
         gnn.gradient_descent(gnn.one_hidden_layer(2), gnn.grid_1d(8), gnn.grid_1d(8), steps=5, lr=0.0)
+
+
+# --------------------------------------------------------------------------- nets.fit
+def _regression():
+    torch.manual_seed(0)
+    X = torch.randn(64, 3)
+    y = X @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+    return X, y, model
+
+
+def test_fit_is_the_plain_training_loop():
+    """nets.fit takes the same steps as the loop written out: the same losses, the same weights."""
+    from genmech.nets import fit
+
+    X, y, model = _regression()
+    twin = torch.nn.Linear(3, 1)
+    twin.load_state_dict(model.state_dict())
+    gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+
+    def batch_loss():
+        b = torch.randint(len(X), (16,), generator=gen_a)
+        return ((model(X[b]).squeeze(1) - y[b]) ** 2).mean()
+
+    losses = fit(opt, batch_loss, 50)
+    opt_b, by_hand = torch.optim.Adam(twin.parameters(), lr=0.05), []
+    for _ in range(50):
+        b = torch.randint(len(X), (16,), generator=gen_b)
+        loss = ((twin(X[b]).squeeze(1) - y[b]) ** 2).mean()
+        opt_b.zero_grad()
+        loss.backward()
+        opt_b.step()
+        by_hand.append(loss.item())
+    assert losses == by_hand and losses[-1] < losses[0] / 10
+    assert torch.equal(model.weight, twin.weight)
+
+
+def test_fit_stops_when_asked_and_refuses_bad_steps():
+    from genmech.nets import fit
+
+    X, y, model = _regression()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    losses = fit(opt, lambda: ((model(X).squeeze(1) - y) ** 2).mean(), 100, on_step=lambda step, loss: step == 4)
+    assert len(losses) == 5
+    assert fit(opt, lambda: model(X).sum(), 0) == []
+    for bad in (-1, 2.5, "10", True):
+        with pytest.raises(ValueError, match="steps"):
+            fit(opt, lambda: model(X).sum(), bad)
