@@ -52,13 +52,17 @@ serve: $(if $(wildcard _build/html/index.html),,book)
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 ## Everything: unit and demo tests, every notebook under nbval, the site build, browser tests.
+# Each stage's wall time, and the whole run's, go to _build/timings.txt (`make bench` prints them).
 test: $(STAMP)
 	@mkdir -p _build; date +%s > _build/.make-test-start
-	$(MAKE) test-unit
-	$(MAKE) test-notebooks
-	$(MAKE) site
-	$(MAKE) test-site
+	$(call timed,test-unit)
+	$(call timed,test-notebooks)
+	$(call timed,site)
+	$(call timed,test-site)
 	@mkdir -p _build; echo "$$(date -u +%FT%TZ)  make test  $$(( $$(date +%s) - $$(cat _build/.make-test-start) )) s" >> _build/timings.txt
+
+# $(call timed,target): make the target, then log its wall time (a failure stops `make test`)
+timed = @s=$$(date +%s); $(MAKE) $(1) && echo "$$(date -u +%FT%TZ)    $(1)  $$(( $$(date +%s) - s )) s" >> _build/timings.txt
 
 test-unit: $(STAMP)
 	$(PY) -m pytest code/tests -q -n 2

@@ -39,8 +39,8 @@ def last_build() -> None:
 
     timings = ROOT / "_build" / "timings.txt"
     if timings.exists():
-        print("== the last runs of the two commands (wall time, this machine)")
-        for line in timings.read_text().splitlines()[-6:]:
+        print("== the last runs of the two commands, and of `make test`'s stages (wall time, this machine)")
+        for line in timings.read_text().splitlines()[-12:]:
             print("  " + line)
     seconds = executed.times()
     if seconds:

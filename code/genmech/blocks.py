@@ -5,8 +5,8 @@ learning* read this module:
 
 * **Softmax and cross-entropy** for ``K`` classes: :func:`softmax`,
   :func:`softmax_cross_entropy` and its derived gradient :func:`softmax_cross_entropy_gradient`,
-  ``(p - y) / N`` (Bridle, 1990); :func:`softmax_regression` trains a linear classifier of
-  the digits with that gradient alone.
+  ``(p - e_y) / N``, ``e_y`` the one-hot vector of the label (Bridle, 1990);
+  :func:`softmax_regression` trains a linear classifier of the digits with that gradient alone.
 * **Weight initialisation**: :func:`init_std` gives the standard deviation of Xavier/Glorot
   (Glorot & Bengio, 2010), He (He et al., 2015) and a fixed "small" one;
   :class:`DeepMLP` is a plain deep MLP initialised that way, and :func:`layer_scales`
@@ -64,7 +64,7 @@ def softmax_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor
 
 
 def softmax_cross_entropy_gradient(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The derived gradient ``dL/dz = (p - onehot(y)) / N``, shape (N, K)."""
+    """The derived gradient ``dL/dz = (p - e_y) / N`` (``e_y = onehot(y)``), shape (N, K)."""
     _check_labels(logits, y)
     onehot = nn.functional.one_hot(y.long(), logits.shape[1]).to(logits.dtype)
     return (softmax(logits) - onehot) / logits.shape[0]
@@ -72,7 +72,7 @@ def softmax_cross_entropy_gradient(logits: torch.Tensor, y: torch.Tensor) -> tor
 
 def softmax_regression(steps: int = 300, lr: float = 1.0) -> dict:
     """A linear classifier of the digits, ``z = W x + b``, trained by gradient descent with the
-    *derived* gradient and no autograd: ``dL/dz = (p - y) / N``, so ``dL/dW = (dL/dz)^T X`` and
+    *derived* gradient and no autograd: ``dL/dz = (p - e_y) / N``, so ``dL/dW = (dL/dz)^T X`` and
     ``dL/db = sum_i dL/dz_i``. Returns ``{"loss": per-step loss, "test accuracy", "W", "b"}``."""
     if steps < 1 or lr <= 0:
         raise ValueError(f"need steps >= 1 and lr > 0, got {steps}, {lr}")

@@ -26,7 +26,7 @@ from torch import nn
 
 from . import digits
 from .nets import fit, mlp
-from .vae import Config, bernoulli_nll, check_images, diagonal_gaussian_kl, reparameterize, shuffled_batches
+from .vae import Config, check_images, conditional_elbo_terms, shuffled_batches
 
 CLASSES = 10
 
@@ -64,10 +64,10 @@ class ConditionalVAE(nn.Module):
         return self.decoder(torch.cat([z, one_hot(y)], 1))
 
     def loss(self, x, y, beta: float = 1.0):
-        """−ELBO per image: E_q[−log p(x | z, y)] + β KL(q(z | x, y) || N(0, I)); shape (B,)."""
-        mu, logvar = self.encode(x, y)
-        z = reparameterize(mu, logvar)
-        return bernoulli_nll(self.decode(z, y), x) + beta * diagonal_gaussian_kl(mu, logvar)
+        """−ELBO per image: E_q[−log p(x | z, y)] + β KL(q(z | x, y) || N(0, I)); shape (B,).
+        The two terms are :func:`genmech.vae.conditional_elbo_terms`'s (one draw of z)."""
+        recon, kl = conditional_elbo_terms(self, x, y)
+        return recon + beta * kl
 
 
 def train_cvae(cfg: Config | None = None, steps: int = 3000, data=None):
