@@ -342,8 +342,10 @@ class DiffusionLab(Demo):
         fig = make_subplots(rows=1, cols=3, subplot_titles=("loss", "JS (grid)", "modes"),
                             horizontal_spacing=0.08)
         for i, (name, data) in enumerate(zip(LAB_CURVES, self.metric_frame())):
-            fig.add_scatter(mode="lines", name=name, row=1, col=i + 1, showlegend=False,
-                            line=dict(color=COLORS[i], width=2), **data)
+            # JS and modes are measured now and then: markers show them from the first one
+            fig.add_scatter(mode="lines" if i == 0 else "lines+markers", name=name, row=1, col=i + 1,
+                            showlegend=False, line=dict(color=COLORS[i], width=2), marker=dict(size=5),
+                            **data)
         if self.centers is not None:
             fig.update_yaxes(range=[0, len(self.centers) + 0.5], row=1, col=3)
         fig.update_yaxes(range=[0, float(np.log(2)) + 0.02], row=1, col=2)

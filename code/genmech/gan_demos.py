@@ -212,8 +212,10 @@ class GANLab(Demo):
                             horizontal_spacing=0.08)
         for i, (name, data) in enumerate(zip(LAB_CURVES, self.metric_frame())):
             col = {"d_loss": 1, "g_loss": 1, "js": 2, "modes": 3}[name]
-            fig.add_scatter(mode="lines", name=name.replace("_", " "), row=1, col=col,
-                            line=dict(color=COLORS[i], width=2), showlegend=col == 1, **data)
+            # JS and modes are measured now and then: markers show them from the first one
+            fig.add_scatter(mode="lines" if col == 1 else "lines+markers", name=name.replace("_", " "),
+                            row=1, col=col, line=dict(color=COLORS[i], width=2), marker=dict(size=5),
+                            showlegend=col == 1, **data)
         if self.centers is not None:
             fig.update_yaxes(range=[0, len(self.centers) + 0.5], row=1, col=3)
         fig.update_yaxes(range=[0, math.log(2) + 0.02], row=1, col=2)
