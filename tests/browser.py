@@ -15,20 +15,33 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 HARMLESS = ()   # none: the THEBE_JS_URL and theme-mode errors every page logged are fixed (genmech.sphinxext)
 
-# Per figure: which pieces of its text (titles, subplot titles, axis titles, legend entries)
-# overlap, or stick out of the figure? An empty list for a clean figure. (Tick labels are
-# left to plotly.)
+# Per figure: which pieces of its text (titles, subplot titles, axis titles, legend entries,
+# tick labels, a colour bar's labels and title) overlap, or stick out of the figure? An empty
+# list for a clean figure. Tick labels count too: characters printed over each other, a
+# log axis's crowded digits, two axes' labels meeting at a corner. (Whether a tick label
+# sticks out is left to plotly, which keeps them inside by its margins.)
 TEXT_CLASH = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => {
     const box = d.getBoundingClientRect();
-    const els = Array.from(d.querySelectorAll('.annotation-text, .gtitle, .g-xtitle text, .g-ytitle text, .legendtext'))
-        .filter(e => e.getBoundingClientRect().width > 0);
-    const t = els.map(e => e.getBoundingClientRect()), out = [];
+    const tick = e => /tick$/.test(e.parentNode.getAttribute('class') || '');
+    const els = Array.from(new Set(d.querySelectorAll('.annotation-text, .gtitle, [class^="g-x"] text, '
+        + '[class^="g-y"] text, .legendtext, .xaxislayer-above text, .yaxislayer-above text, .colorbar text')))
+        .filter(e => e.getBoundingClientRect().width > 0 && e.textContent.trim());
+    // each text's own box, turned as it is drawn (a label slanted at 30 degrees has a
+    // slanted box: the upright box around it would meet its neighbour's without the words
+    // touching), as four corners on the screen
+    const quad = e => { const b = e.getBBox(), m = e.getScreenCTM();
+        return [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
+            .map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]); };
+    // two boxes overlap (by more than a pixel) unless a side of one separates them
+    const apart = (p, q) => [p, q].some(poly => poly.some((v, i) => {
+        const w = poly[(i + 1) % 4], nx = w[1] - v[1], ny = v[0] - w[0], n = Math.hypot(nx, ny) || 1;
+        const a = p.map(u => (u[0] * nx + u[1] * ny) / n), b = q.map(u => (u[0] * nx + u[1] * ny) / n);
+        return Math.max(...a) <= Math.min(...b) + 1 || Math.max(...b) <= Math.min(...a) + 1; }));
+    const t = els.map(e => e.getBoundingClientRect()), q = els.map(quad), out = [];
     for (let i = 0; i < t.length; i++) {
-        if (t[i].right > box.right + 1 || t[i].left < box.left - 1) out.push('"' + els[i].textContent + '" sticks out');
+        if (!tick(els[i]) && (t[i].right > box.right + 1 || t[i].left < box.left - 1)) out.push('"' + els[i].textContent + '" sticks out');
         for (let j = i + 1; j < t.length; j++) {
-            const a = t[i], b = t[j];
-            if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
-                out.push('"' + els[i].textContent + '" overlaps "' + els[j].textContent + '"');
+            if (!apart(q[i], q[j])) out.push('"' + els[i].textContent + '" overlaps "' + els[j].textContent + '"');
         }
     }
     return out;

@@ -237,7 +237,10 @@ class GANLab(Demo):
         xs, ys = np.linspace(x0, x1, HEATMAP), np.linspace(y0, y1, HEATMAP)
         fig.add_trace(go.Heatmap(x=compact(xs), y=compact(ys), colorscale="RdBu", zmin=0, zmax=1,
                                  name="D(x)", hoverinfo="skip", opacity=0.8,
-                                 colorbar=dict(title="D(x)", len=0.8, thickness=12, x=-0.12),
+                                 # the colour bar at the figure's left edge (in pixels, so that it keeps clear of the
+                                 # tick labels at any width), its title along its side
+                                 colorbar=dict(title=dict(text="D(x)", side="right"), len=0.8, thickness=12,
+                                               xref="container", x=0, xanchor="left"),
                                  **data[0]), row=1, col=1)
         real = dict(x=compact(self.real_shown[:, 0]), y=compact(self.real_shown[:, 1]))
         fig.add_scatter(mode="markers", name="real", marker=dict(size=4, color=COLORS[2]),
@@ -254,7 +257,7 @@ class GANLab(Demo):
             fig.update_xaxes(range=[x0, x1], row=1, col=col, showgrid=False, zeroline=False)
             fig.update_yaxes(range=[y0, y1], row=1, col=col, showgrid=False, zeroline=False,
                              scaleanchor="x" if col == 1 else "x2")
-        fig.update_layout(height=430, margin=dict(l=60, r=10, t=60, b=30),
+        fig.update_layout(height=430, margin=dict(l=30, r=10, t=60, b=30),
                           legend=dict(orientation="h", x=0.5, xanchor="center", y=1.12, yanchor="bottom"))
         return fig
 

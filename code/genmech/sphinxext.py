@@ -258,15 +258,27 @@ document.addEventListener('DOMContentLoaded', function () {
       var lines = a.showarrow === false ? wrap(String(a.text || ''), room) : null;
       if (lines) update['annotations[' + i + '].text'] = lines.text;
     });
-    // category axes with many labels (characters, tokens) turn their labels upright so
-    // that neighbours do not print over each other
     Object.keys(gd._fullLayout || {}).forEach(function (key) {
-      var axis = gd._fullLayout[key];
-      if (/^xaxis\d*$/.test(key) && axis && axis.type === 'category'
-          && (axis._categories || []).length > 12) {
-        update[key + '.tickangle'] = -90;
+      var axis = gd._fullLayout[key], names = (axis && axis._categories) || [];
+      if (!/^xaxis\d*$/.test(key) || !axis || !axis._length) return;
+      // category axes with many labels (tokens, words) turn their labels upright so that
+      // neighbours do not print over each other; single characters stay level, smaller;
+      // where even that does not fit (8 px a label), every second (third, ...) is labelled
+      if (axis.type === 'category' && names.length > 12) {
+        var longest = Math.max.apply(null, names.map(function (c) { return String(c).length; }));
+        update[key + '.tickangle'] = longest > 2 ? -90 : 0;
         update[key + '.tickfont.size'] = 9;
+        if (axis._length / names.length < 8) update[key + '.dtick'] = Math.ceil(8 * names.length / axis._length);
       }
+      // the same for labels given as a list (a character under each column)
+      var own = gd.layout[key] || {}, vals = own.tickvals, text = own.ticktext;
+      if (vals && text && vals.length === text.length && vals.length > 12 && axis._length / vals.length < 8) {
+        var step = Math.ceil(8 * vals.length / axis._length);
+        var keep = function (v, i) { return i % step === 0; };
+        update[key + '.tickvals'] = vals.filter(keep); update[key + '.ticktext'] = text.filter(keep);
+      }
+      // a narrow panel's numbers: three or four level labels, not five slanted into the next
+      if (axis.type === 'linear' && axis._length < 100 && !own.dtick && !own.tickvals) update[key + '.nticks'] = 4;
     });
     // a legend standing to the right of the plot takes a third of a phone's width: lay it
     // out in rows at the foot of the figure instead (below a recorded run's Play button and
@@ -284,8 +296,33 @@ document.addEventListener('DOMContentLoaded', function () {
     if (extra) grow(gd, extra, update);
     window.Plotly.relayout(gd, update).then(function () {
       if (legendMoved) legendRoom(gd, 36);
-      separate(gd); clearTitle(gd);
+      separate(gd); tidy(gd);
     });
+  }
+  // at any width: subplot titles clear the tick labels below them, the title clears
+  // everything below it, and two axes' labels clear each other at a corner
+  function tidy(gd) {
+    return Promise.resolve(liftSubplotTitles(gd)).then(function () { return clearTitle(gd); })
+      .then(function () { return clearCorners(gd); });
+  }
+  // a subplot title sitting on the top tick label of its panel (a 1 at the top of a
+  // probability axis) moves up until it clears it
+  function liftSubplotTitles(gd) {
+    if (!window.Plotly || !gd.layout) return;
+    var nodes = Array.from(gd.querySelectorAll('.annotation'));
+    var ticks = Array.from(gd.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text'))
+      .map(function (e) { return e.getBoundingClientRect(); });
+    var update = {};
+    (gd.layout.annotations || []).forEach(function (a, i) {
+      if (!nodes[i] || a.showarrow !== false || a.yref !== 'paper' || !(a.y >= 0.9)) return;
+      var b = nodes[i].getBoundingClientRect(), lift = 0;
+      ticks.forEach(function (t) {
+        if (t.width && b.left < t.right - 1 && t.left < b.right - 1 && b.top < t.bottom - 1 && t.top < b.bottom - 1)
+          lift = Math.max(lift, b.bottom - t.top);
+      });
+      if (lift > 0) update['annotations[' + i + '].yshift'] = (a.yshift || 0) + Math.ceil(lift) + 2;
+    });
+    if (Object.keys(update).length) return window.Plotly.relayout(gd, update);
   }
   // a legend moved to the foot of the figure that needs more rows than the `given` pixels:
   // the bottom margin and the figure grow by the difference
@@ -322,7 +359,7 @@ document.addEventListener('DOMContentLoaded', function () {
     var add = Math.ceil(2 * overlap + 8), update = {};
     update['margin.t'] = ((gd._fullLayout.margin && gd._fullLayout.margin.t) || 80) + add;
     grow(gd, add, update);
-    window.Plotly.relayout(gd, update);
+    return window.Plotly.relayout(gd, update);
   }
   // subplot titles that still run into each other break onto two lines
   function separate(gd) {
@@ -345,8 +382,9 @@ document.addEventListener('DOMContentLoaded', function () {
     });
     if (Object.keys(update).length) window.Plotly.relayout(gd, update);
   }
-  // a log axis spanning two decades or more labels its powers of ten only, not 2 and 5 of
-  // every decade (at any width)
+  // a log axis spanning two decades or more labels its powers of ten only; a shorter one
+  // that plotly would label at every digit (small 2, 3, ... 9 crowding each decade) labels
+  // 2 and 5 only (at any width)
   function tidyLogAxes(gd) {
     if (!window.Plotly || !gd._fullLayout || gd.dataset.genmechLog) return;
     gd.dataset.genmechLog = '1';
@@ -354,15 +392,40 @@ document.addEventListener('DOMContentLoaded', function () {
     Object.keys(gd._fullLayout).forEach(function (key) {
       var axis = gd._fullLayout[key];
       if (/^[xy]axis\d*$/.test(key) && axis && axis.type === 'log' && axis.range
-          && Math.abs(axis.range[1] - axis.range[0]) >= 2
           && !(gd.layout[key] && gd.layout[key].dtick)) {
-        update[key + '.dtick'] = 1;
+        if (Math.abs(axis.range[1] - axis.range[0]) >= 2) update[key + '.dtick'] = 1;
+        else if (axis.dtick === 'D1') update[key + '.dtick'] = 'D2';
       }
     });
     if (Object.keys(update).length) window.Plotly.relayout(gd, update);
   }
+  // where the first label of an x axis and the lowest label of its y axis meet at the
+  // corner of the plot, the x axis's labels step down until they clear it (at any width)
+  function clearCorners(gd) {
+    if (!window.Plotly || !gd._fullLayout) return;
+    var box = function (e) { return e.getBoundingClientRect(); };
+    var update = {};
+    Object.keys(gd._fullLayout).forEach(function (key) {
+      var axis = gd._fullLayout[key];
+      if (!/^xaxis\d*$/.test(key) || !axis || !axis._id || !/^y\d*$/.test(axis.anchor || '')) return;
+      var xs = Array.from(gd.querySelectorAll('.' + axis._id + 'tick text')).map(box);
+      var ys = Array.from(gd.querySelectorAll('.' + axis.anchor + 'tick text')).map(box);
+      var push = 0;
+      xs.forEach(function (a) { ys.forEach(function (b) {
+        if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1
+            && a.top < b.bottom - 1 && b.top < a.bottom - 1) push = Math.max(push, b.bottom - a.top);
+      }); });
+      if (push > 0) update[key + '.ticklabelstandoff'] = Math.ceil((axis.ticklabelstandoff || 0) + push + 2);
+    });
+    if (Object.keys(update).length) return window.Plotly.relayout(gd, update);
+  }
   function fitAll() {
-    document.querySelectorAll('.js-plotly-plot').forEach(function (gd) { tidyLogAxes(gd); fit(gd); });
+    document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+      // a figure fitted just now tidies itself once its fitting is drawn
+      var fresh = !gd.dataset.genmechFitted;
+      tidyLogAxes(gd); fit(gd);
+      if (!(fresh && gd.dataset.genmechFitted)) tidy(gd);
+    });
   }
   window.addEventListener('load', function () { fitAll(); setTimeout(fitAll, 500); });
   // a figure inside a closed dropdown or an unselected tab has no width at load: fit it when
