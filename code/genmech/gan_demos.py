@@ -238,8 +238,8 @@ class GANLab(Demo):
         fig.add_trace(go.Heatmap(x=compact(xs), y=compact(ys), colorscale="RdBu", zmin=0, zmax=1,
                                  name="D(x)", hoverinfo="skip", opacity=0.8,
                                  # the colour bar at the figure's left edge (in pixels, so that it keeps clear of the
-                                 # tick labels at any width), its title along its side
-                                 colorbar=dict(title=dict(text="D(x)", side="right"), len=0.8, thickness=12,
+                                 # tick labels at any width)
+                                 colorbar=dict(title="D(x)", len=0.8, thickness=12,
                                                xref="container", x=0, xanchor="left"),
                                  **data[0]), row=1, col=1)
         real = dict(x=compact(self.real_shown[:, 0]), y=compact(self.real_shown[:, 1]))

@@ -81,7 +81,7 @@ class ReverseDemo(Demo):
     def figure(self):
         labels = self.labels()
         fig = go.Figure(go.Heatmap(z=self.attention(), x=labels, y=labels, colorscale="Blues",
-                                   zmin=0, zmax=1, colorbar=dict(title=dict(text="weight", side="right"))))
+                                   zmin=0, zmax=1, colorbar=dict(title="weight")))
         fig.update_layout(height=470, width=560, margin=dict(l=60, r=20, t=50, b=60),
                           title=f"input {''.join(l[0] for l in labels[:self.length])} — attention of each position",
                           xaxis_title="key (looked at)", yaxis_title="query (looking)",

@@ -38,6 +38,10 @@ def use_book_renderer() -> None:
     pio.renderers.default = "plotly_mimetype"
     template = go.layout.Template(pio.templates["plotly_white"])
     template.layout.colorway = COLORS          # a trace without a colour takes the book's
+    # a colour bar's title runs along its side: above the bar it sits on the top label ("1")
+    for kind in ("heatmap", "contour"):
+        for trace in getattr(template.data, kind):
+            trace.colorbar.title.side = "right"
     pio.templates["genmech"] = template
     pio.templates.default = "genmech"
 

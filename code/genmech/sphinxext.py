@@ -212,6 +212,11 @@ document.addEventListener('DOMContentLoaded', function () {
 // On a narrow screen, smaller titles and labels, so that subplot titles do not run into
 // each other and titles are not cut at the right edge.
 (function () {
+  // do two boxes on the screen overlap (by more than a pixel)?
+  function meets(a, b) {
+    return a.width > 0 && b.width > 0 && a.left < b.right - 1 && b.left < a.right - 1
+      && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  }
   // `text` broken at spaces into lines of at most `perLine` visible characters (each of its
   // own <br>-separated lines on its own); null when it fits, or holds markup with attributes
   function wrap(text, perLine) {
@@ -228,10 +233,11 @@ document.addEventListener('DOMContentLoaded', function () {
     });
     return after.length > before.length ? {text: after.join('<br>'), added: after.length - before.length} : null;
   }
+  // true when it starts fitting `gd` (it tidies the figure itself once that is drawn)
   function fit(gd) {
-    if (!window.Plotly || !gd.layout || gd.dataset.genmechFitted) return;
+    if (!window.Plotly || !gd.layout || gd.dataset.genmechFitted) return false;
     var width = gd.getBoundingClientRect().width;
-    if (!width || width >= 600) return;
+    if (!width || width >= 600) return false;
     gd.dataset.genmechFitted = '1';
     var scale = Math.max(0.7, width / 680), update = {};
     var font = (gd.layout.font && gd.layout.font.size) || 12;
@@ -259,26 +265,26 @@ document.addEventListener('DOMContentLoaded', function () {
       if (lines) update['annotations[' + i + '].text'] = lines.text;
     });
     Object.keys(gd._fullLayout || {}).forEach(function (key) {
-      var axis = gd._fullLayout[key], names = (axis && axis._categories) || [];
+      var axis = gd._fullLayout[key];
       if (!/^xaxis\d*$/.test(key) || !axis || !axis._length) return;
-      // category axes with many labels (tokens, words) turn their labels upright so that
-      // neighbours do not print over each other; single characters stay level, smaller;
-      // where even that does not fit (8 px a label), every second (third, ...) is labelled
-      if (axis.type === 'category' && names.length > 12) {
-        var longest = Math.max.apply(null, names.map(function (c) { return String(c).length; }));
+      // many labels (characters, tokens: a category axis, or labels given as a list) turn
+      // upright so that neighbours do not print over each other; single characters stay
+      // level, smaller; where even that does not fit (8 px a label), every second (third,
+      // ...) is labelled
+      var own = gd.layout[key] || {}, vals = own.tickvals, text = own.ticktext;
+      var listed = vals && text && vals.length === text.length;
+      var labels = listed ? text : axis.type === 'category' ? (axis._categories || []) : [];
+      if (labels.length > 12) {
+        var longest = Math.max.apply(null, labels.map(function (c) { return String(c).length; }));
         update[key + '.tickangle'] = longest > 2 ? -90 : 0;
         update[key + '.tickfont.size'] = 9;
-        if (axis._length / names.length < 8) update[key + '.dtick'] = Math.ceil(8 * names.length / axis._length);
-      }
-      // the same for labels given as a list (a character under each column)
-      var own = gd.layout[key] || {}, vals = own.tickvals, text = own.ticktext;
-      if (vals && text && vals.length === text.length && vals.length > 12 && axis._length / vals.length < 8) {
-        var step = Math.ceil(8 * vals.length / axis._length);
+        var step = Math.ceil(8 * labels.length / axis._length);
         var keep = function (v, i) { return i % step === 0; };
-        update[key + '.tickvals'] = vals.filter(keep); update[key + '.ticktext'] = text.filter(keep);
+        if (step > 1 && listed) { update[key + '.tickvals'] = vals.filter(keep); update[key + '.ticktext'] = text.filter(keep); }
+        else if (step > 1) update[key + '.dtick'] = step;
       }
       // a narrow panel's numbers: three or four level labels, not five slanted into the next
-      if (axis.type === 'linear' && axis._length < 100 && !own.dtick && !own.tickvals) update[key + '.nticks'] = 4;
+      if (axis.type === 'linear' && axis._length < 100 && !own.dtick && !vals) update[key + '.nticks'] = 4;
     });
     // a legend standing to the right of the plot takes a third of a phone's width: lay it
     // out in rows at the foot of the figure instead (below a recorded run's Play button and
@@ -298,6 +304,7 @@ document.addEventListener('DOMContentLoaded', function () {
       if (legendMoved) legendRoom(gd, 36);
       separate(gd); tidy(gd);
     });
+    return true;
   }
   // at any width: subplot titles clear the tick labels below them, the title clears
   // everything below it, and two axes' labels clear each other at a corner
@@ -316,10 +323,7 @@ document.addEventListener('DOMContentLoaded', function () {
     (gd.layout.annotations || []).forEach(function (a, i) {
       if (!nodes[i] || a.showarrow !== false || a.yref !== 'paper' || !(a.y >= 0.9)) return;
       var b = nodes[i].getBoundingClientRect(), lift = 0;
-      ticks.forEach(function (t) {
-        if (t.width && b.left < t.right - 1 && t.left < b.right - 1 && b.top < t.bottom - 1 && t.top < b.bottom - 1)
-          lift = Math.max(lift, b.bottom - t.top);
-      });
+      ticks.forEach(function (t) { if (meets(b, t)) lift = Math.max(lift, b.bottom - t.top); });
       if (lift > 0) update['annotations[' + i + '].yshift'] = (a.yshift || 0) + Math.ceil(lift) + 2;
     });
     if (Object.keys(update).length) return window.Plotly.relayout(gd, update);
@@ -352,8 +356,7 @@ document.addEventListener('DOMContentLoaded', function () {
     var tb = t.getBoundingClientRect(), overlap = 0;
     gd.querySelectorAll('.annotation-text, .legendtext').forEach(function (e) {
       var b = e.getBoundingClientRect();
-      if (b.width > 0 && tb.left < b.right && b.left < tb.right && tb.top < b.bottom && b.top < tb.bottom)
-        overlap = Math.max(overlap, tb.bottom - b.top);
+      if (meets(tb, b)) overlap = Math.max(overlap, tb.bottom - b.top);
     });
     if (!overlap) return;
     var add = Math.ceil(2 * overlap + 8), update = {};
@@ -370,9 +373,7 @@ document.addEventListener('DOMContentLoaded', function () {
       if (!boxes[i] || a.showarrow !== false) return;
       var text = String(a.text || '');
       if (text.indexOf('<br>') >= 0) return;
-      var hit = boxes.some(function (b, j) {
-        return j !== i && boxes[i].left < b.right && b.left < boxes[i].right
-          && boxes[i].top < b.bottom && b.top < boxes[i].bottom; });
+      var hit = boxes.some(function (b, j) { return j !== i && meets(boxes[i], b); });
       if (!hit) return;
       var mid = text.length / 2, best = -1;
       for (var k = 0; k < text.length; k++) {
@@ -412,8 +413,7 @@ document.addEventListener('DOMContentLoaded', function () {
       var ys = Array.from(gd.querySelectorAll('.' + axis.anchor + 'tick text')).map(box);
       var push = 0;
       xs.forEach(function (a) { ys.forEach(function (b) {
-        if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1
-            && a.top < b.bottom - 1 && b.top < a.bottom - 1) push = Math.max(push, b.bottom - a.top);
+        if (meets(a, b)) push = Math.max(push, b.bottom - a.top);
       }); });
       if (push > 0) update[key + '.ticklabelstandoff'] = Math.ceil((axis.ticklabelstandoff || 0) + push + 2);
     });
@@ -421,10 +421,8 @@ document.addEventListener('DOMContentLoaded', function () {
   }
   function fitAll() {
     document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
-      // a figure fitted just now tidies itself once its fitting is drawn
-      var fresh = !gd.dataset.genmechFitted;
-      tidyLogAxes(gd); fit(gd);
-      if (!(fresh && gd.dataset.genmechFitted)) tidy(gd);
+      tidyLogAxes(gd);
+      if (!fit(gd)) tidy(gd);
     });
   }
   window.addEventListener('load', function () { fitAll(); setTimeout(fitAll, 500); });
